@@ -1,0 +1,3 @@
+"""prefrl: reinforcement learning from human preferences (Christiano et al., 2017), for MuJoCo and language models."""
+
+__version__ = "0.1.0"

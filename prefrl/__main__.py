@@ -1,0 +1,3 @@
+from prefrl.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""The `prefrl` command line. Every user-fixable problem ends as one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+from prefrl.errors import PrefrlError
+
+
+def _ppo_override(text: str) -> tuple[str, Any]:
+    from prefrl.control.ppo_config import PPOConfig
+
+    key, sep, value = text.partition("=")
+    names = {f.name: f for f in fields(PPOConfig)}
+    if not sep or key not in names:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(names)}")
+    if key == "net_arch":
+        return key, [int(v) for v in value.split(",")]
+    if key in ("normalize", "ortho_init"):
+        return key, value.lower() in ("1", "true", "yes")
+    if key == "activation":
+        return key, value
+    return key, (int(value) if key in ("n_steps", "batch_size", "n_epochs") else float(value))
+
+
+def _train_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train PPO from synthetic preferences (or from the true reward, as a baseline)",
+        description=(
+            "Train a PPO agent on a MuJoCo task from pairwise preferences between short clips of its own "
+            "behaviour, labelled by a synthetic oracle that reads the hidden true reward. Everything lands in one "
+            "run folder: config.json, labels.sqlite, reward_model.pt, policy.zip, vecnormalize.npz, metrics.csv, "
+            "learning_curve.png and TensorBoard logs in tb/."
+        ),
+        epilog=(
+            "examples:\n"
+            "  prefrl train --env HalfCheetah-v5 --labels 700 --timesteps 1000000 --seed 0 --out runs/hc700\n"
+            "  prefrl train --env HalfCheetah-v5 --reward true --timesteps 1000000 --seed 0 --out runs/hc-true\n"
+            "  prefrl train --resume runs/hc700"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--env", default="HalfCheetah-v5", help="gymnasium MuJoCo env id (default: %(default)s)")
+    p.add_argument(
+        "--reward",
+        choices=["learned", "true"],
+        default="learned",
+        help="learned: PPO optimises the reward ensemble; true: the env's reward, the baseline (default: %(default)s)",
+    )
+    p.add_argument(
+        "--teacher", default="perfect", help="synthetic teacher preset: perfect, mistake (default: %(default)s)"
+    )
+    p.add_argument("--beta", type=float, help="teacher's Boltzmann rationality (default: the preset's; inf = exact)")
+    p.add_argument("--epsilon", type=float, help="teacher's mistake probability (default: the preset's)")
+    p.add_argument("--labels", type=int, default=700, help="label budget (default: %(default)s)")
+    p.add_argument("--timesteps", type=int, default=1_000_000, help="PPO environment steps (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--selection",
+        choices=["random", "disagreement"],
+        default="disagreement",
+        help="query selection (default: %(default)s)",
+    )
+    p.add_argument("--segment-length", type=int, help="steps per clip (default: ~1.5 s of sim time, 15-60 steps)")
+    p.add_argument("--members", type=int, help="reward ensemble size (default: 3)")
+    p.add_argument("--eval-freq", type=int, help="evaluate every N steps (default: 20 evaluations per run)")
+    p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes (default: %(default)s)")
+    p.add_argument(
+        "--alive-bonus",
+        type=float,
+        help="constant added to the learned reward (default: 1 if the env ends episodes when the agent falls, else 0)",
+    )
+    p.add_argument(
+        "--ppo",
+        type=_ppo_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a PPO setting, e.g. --ppo n_epochs=10 (repeatable)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<env>-<reward>-<labels>-s<seed>)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the stopped run in DIR with all its labels")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from prefrl.control import run_folder as rf
+    from prefrl.control.ppo_config import ppo_config_for
+    from prefrl.control.trainer import TrainConfig, Trainer, check_device, validate
+
+    if args.resume is not None:
+        out = args.resume
+        if not (out / rf.CONFIG).exists():
+            raise PrefrlError(f"{out} is not a prefrl run folder (no {rf.CONFIG}); check the path given to --resume")
+        if not (out / rf.POLICY).exists() or not (out / rf.PROGRESS).exists():
+            raise PrefrlError(
+                f"{out} has no checkpoint yet (it stopped before the first); start it again with a new --out"
+            )
+        try:
+            config = TrainConfig.from_dict(rf.read_json(out / rf.CONFIG))
+        except (ValueError, TypeError) as exc:
+            raise PrefrlError(f"{out / rf.CONFIG} is not readable ({exc}); restore it or start a new run") from None
+        config = replace(config, progress=not args.quiet, device=args.device)
+        check_device(config.device)
+        resume = True
+    else:
+        ppo = ppo_config_for(args.env, **dict(args.ppo))
+        config = TrainConfig(
+            env=args.env,
+            reward=args.reward,
+            teacher=args.teacher,
+            beta=args.beta,
+            epsilon=args.epsilon,
+            labels=args.labels,
+            timesteps=args.timesteps,
+            seed=args.seed,
+            selection=args.selection,
+            segment_length=args.segment_length,
+            eval_freq=args.eval_freq,
+            eval_episodes=args.eval_episodes,
+            alive_bonus=args.alive_bonus,
+            device=args.device,
+            progress=not args.quiet,
+            ppo=ppo,
+        )
+        if args.members is not None:
+            config.reward_model.members = args.members
+        validate(config)
+        tag = f"{config.labels}" if config.reward == "learned" else "true"
+        out = args.out or Path("runs") / f"{config.env.replace('/', '_')}-{tag}-s{config.seed}"
+        if out.exists() and any(out.iterdir()):
+            raise PrefrlError(f"run folder {out} already exists; continue it with --resume {out} or choose a new --out")
+        out.mkdir(parents=True, exist_ok=True)
+        resume = False
+    trainer = Trainer(config, out, resume=resume)
+    try:
+        row = trainer.run()
+    except KeyboardInterrupt:
+        print(f"\nstopped; every label is saved. Continue with: prefrl train --resume {out}", file=sys.stderr)
+        return 130
+    what = f"{config.labels} {config.teacher} labels" if config.reward == "learned" else "the true reward"
+    acc = row["reward_model_accuracy"]
+    print(
+        f"{config.env}, {what}, seed {config.seed}: true return {row['true_return_mean']:.1f} "
+        f"± {row['true_return_std']:.1f} after {row['timesteps']} steps"
+        + (f", reward-model accuracy {acc:.2f}" if not math.isnan(acc) else "")
+        + f", {row['wall_time']:.0f} s"
+    )
+    print(f"run folder: {out}  (curve: {out / rf.CURVE})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prefrl",
+        description="Reinforcement learning from human preferences: PPO learns from a reward model trained on "
+        "pairwise preferences between clips of its own behaviour.",
+    )
+    from prefrl import __version__
+
+    parser.add_argument("--version", action="version", version=f"prefrl {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _train_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PrefrlError as exc:
+        print(f"prefrl: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,94 @@
+"""PPO settings per environment: RL Zoo's tuned hyperparameters for the MuJoCo locomotion tasks.
+
+Preference runs and true-reward baselines use the same settings, so comparisons are like for like.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from torch import nn
+
+
+@dataclass
+class PPOConfig:
+    """stable-baselines3 PPO arguments plus the VecNormalize switch. Defaults are SB3's own."""
+
+    n_steps: int = 2048
+    batch_size: int = 64
+    gamma: float = 0.99
+    learning_rate: float = 3e-4
+    ent_coef: float = 0.0
+    clip_range: float = 0.2
+    n_epochs: int = 10
+    gae_lambda: float = 0.95
+    max_grad_norm: float = 0.5
+    vf_coef: float = 0.5
+    normalize: bool = True
+    """Wrap the env in VecNormalize (observations and rewards)."""
+    log_std_init: float = 0.0
+    ortho_init: bool = True
+    net_arch: list[int] = field(default_factory=lambda: [64, 64])
+    activation: str = "tanh"
+
+    def ppo_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for stable_baselines3.PPO."""
+        kw = asdict(self)
+        for key in ("normalize", "log_std_init", "ortho_init", "net_arch", "activation"):
+            kw.pop(key)
+        kw["policy_kwargs"] = dict(
+            log_std_init=self.log_std_init,
+            ortho_init=self.ortho_init,
+            activation_fn={"relu": nn.ReLU, "tanh": nn.Tanh}[self.activation],
+            net_arch=dict(pi=list(self.net_arch), vf=list(self.net_arch)),
+        )
+        return kw
+
+
+_ZOO_COMMON = dict(n_steps=512, log_std_init=-2.0, ortho_init=False, net_arch=[256, 256], activation="relu")
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "HalfCheetah": dict(
+        _ZOO_COMMON,
+        batch_size=64,
+        gamma=0.98,
+        learning_rate=2.0633e-5,
+        ent_coef=4.01762e-4,
+        clip_range=0.1,
+        n_epochs=20,
+        gae_lambda=0.92,
+        max_grad_norm=0.8,
+        vf_coef=0.58096,
+    ),
+    "Hopper": dict(
+        _ZOO_COMMON,
+        batch_size=32,
+        gamma=0.999,
+        learning_rate=9.80828e-5,
+        ent_coef=2.29519e-3,
+        clip_range=0.2,
+        n_epochs=5,
+        gae_lambda=0.99,
+        max_grad_norm=0.7,
+        vf_coef=0.835671,
+    ),
+    "Walker2d": dict(
+        _ZOO_COMMON,
+        batch_size=32,
+        gamma=0.99,
+        learning_rate=5.05041e-5,
+        ent_coef=5.85045e-4,
+        clip_range=0.1,
+        n_epochs=20,
+        gae_lambda=0.95,
+        max_grad_norm=1.0,
+        vf_coef=0.871923,
+    ),
+}
+
+
+def ppo_config_for(env_id: str, **overrides: Any) -> PPOConfig:
+    """The tuned preset for an env id such as 'Hopper-v5' (SB3 defaults for others), with overrides applied."""
+    family = env_id.split("/")[-1].split("-")[0]
+    return replace(PPOConfig(**PRESETS.get(family, {})), **overrides)

@@ -1,0 +1,98 @@
+"""The files of a run folder, written atomically so a run killed at any moment can resume from the last checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.vec_env import VecNormalize
+
+CONFIG = "config.json"
+STORE = "labels.sqlite"
+REWARD = "reward_model.pt"
+POLICY = "policy.zip"
+VECNORM = "vecnormalize.npz"
+VECNORM_PKL = "vecnormalize.pkl"
+PROGRESS = "progress.json"
+METRICS = "metrics.csv"
+CURVE = "learning_curve.png"
+TENSORBOARD = "tb"
+
+METRIC_FIELDS = [
+    "timesteps",
+    "labels",
+    "true_return_mean",
+    "true_return_std",
+    "reward_model_accuracy",
+    "train_true_return",
+    "pretrain_steps",
+    "wall_time",
+]
+_INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def save_vecnormalize(venv: VecNormalize, folder: Path) -> None:
+    """Statistics as plain arrays (npz, what resume reads) and SB3's own pickle (for `VecNormalize.load` users)."""
+    tmp = folder / (VECNORM + ".tmp.npz")
+    np.savez(
+        tmp,
+        obs_mean=venv.obs_rms.mean,
+        obs_var=venv.obs_rms.var,
+        obs_count=venv.obs_rms.count,
+        ret_mean=venv.ret_rms.mean,
+        ret_var=venv.ret_rms.var,
+        ret_count=venv.ret_rms.count,
+    )
+    os.replace(tmp, folder / VECNORM)
+    venv.save(str(folder / VECNORM_PKL))
+
+
+def load_vecnormalize(venv: VecNormalize, folder: Path) -> None:
+    """Restore statistics saved by `save_vecnormalize` without unpickling anything."""
+    with np.load(folder / VECNORM, allow_pickle=False) as z:
+        venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+        venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+
+
+def append_metrics(folder: Path, row: dict[str, Any]) -> None:
+    path = folder / METRICS
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: int(v) if k in _INT_FIELDS and v != "" and not np.isnan(v) else v for k, v in row.items()})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_metrics(folder: Path) -> list[dict[str, float]]:
+    path = folder / METRICS
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def truncate_metrics(folder: Path, max_timesteps: int) -> None:
+    """Drop rows logged after the checkpoint a resumed run starts from."""
+    rows = [r for r in read_metrics(folder) if r["timesteps"] <= max_timesteps]
+    path = folder / METRICS
+    if path.exists():
+        path.unlink()
+    for r in rows:
+        append_metrics(folder, {k: ("" if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()})

@@ -1,0 +1,159 @@
+"""Trajectory segments: short stretches of one episode, with what is needed to judge and re-render them."""
+
+from __future__ import annotations
+
+import io
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Segment:
+    """`length` consecutive steps of one episode. Step t is (obs_t, action_t) -> true_reward_t from state t.
+
+    A segment cut short by termination (the agent fell) keeps its steps and is padded when batched; the true
+    reward is for the oracle and evaluation only, never for the policy.
+    """
+
+    obs: np.ndarray  # (T, obs_dim), the observation each action was taken in
+    actions: np.ndarray  # (T, act_dim)
+    true_rewards: np.ndarray  # (T,)
+    qpos: np.ndarray  # (T, nq) MuJoCo state before each step, to re-render the clip
+    qvel: np.ndarray  # (T, nv)
+    episode: int
+    start: int  # index of the first step within its episode
+    terminated: bool = False
+
+    def __len__(self) -> int:
+        return len(self.actions)
+
+    @property
+    def features(self) -> np.ndarray:
+        """What the reward model sees per step: (obs, action)."""
+        return np.concatenate([self.obs, self.actions], axis=1).astype(np.float32)
+
+    @property
+    def true_return(self) -> float:
+        return float(self.true_rewards.sum())
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            obs=self.obs,
+            actions=self.actions,
+            true_rewards=self.true_rewards,
+            qpos=self.qpos,
+            qvel=self.qvel,
+            meta=np.array([self.episode, self.start, int(self.terminated)]),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Segment:
+        with np.load(io.BytesIO(data), allow_pickle=False) as z:
+            episode, start, terminated = (int(v) for v in z["meta"])
+            return cls(
+                obs=z["obs"],
+                actions=z["actions"],
+                true_rewards=z["true_rewards"],
+                qpos=z["qpos"],
+                qvel=z["qvel"],
+                episode=episode,
+                start=start,
+                terminated=bool(terminated),
+            )
+
+
+def segment_length(dt: float, seconds: float = 1.5, lo: int = 15, hi: int = 60) -> int:
+    """Steps in a clip of about `seconds` simulated seconds, clamped to [lo, hi]."""
+    return int(min(max(round(seconds / dt), lo), hi))
+
+
+def batch_features(segments: list[Segment], length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stack segments' features into (N, length, D) with a (N, length) validity mask (short ones are padded)."""
+    d = segments[0].features.shape[1]
+    items = np.zeros((len(segments), length, d), dtype=np.float32)
+    mask = np.zeros((len(segments), length), dtype=np.float32)
+    for i, s in enumerate(segments):
+        n = min(len(s), length)
+        items[i, :n] = s.features[:n]
+        mask[i, :n] = 1.0
+    return items, mask
+
+
+class SegmentCutter:
+    """Cuts per-env step streams into segments of `length` steps that never cross an episode boundary.
+
+    A stretch ended by termination is kept (falling over is informative); one ended by a time limit is dropped.
+    """
+
+    def __init__(self, n_envs: int, length: int, min_terminal_length: int = 1) -> None:
+        self.length = length
+        self.min_terminal_length = min_terminal_length
+        self._steps: list[list[tuple]] = [[] for _ in range(n_envs)]
+        self._episode = list(range(n_envs))
+        self._next_episode = n_envs
+        self._pos = [0] * n_envs
+
+    def add(
+        self,
+        obs: np.ndarray,
+        actions: np.ndarray,
+        true_rewards: np.ndarray,
+        dones: np.ndarray,
+        infos: list[dict],
+    ) -> list[Segment]:
+        """Feed one vectorised step (obs is what each action was taken in); returns segments completed by it."""
+        out = []
+        for i, info in enumerate(infos):
+            self._steps[i].append((obs[i], actions[i], true_rewards[i], info["qpos"], info["qvel"]))
+            self._pos[i] += 1
+            if len(self._steps[i]) == self.length:
+                out.append(self._emit(i, terminated=False))
+            if dones[i]:
+                terminated = not info.get("TimeLimit.truncated", False)
+                if terminated and len(self._steps[i]) >= self.min_terminal_length:
+                    out.append(self._emit(i, terminated=True))
+                self._steps[i] = []
+                self._episode[i] = self._next_episode
+                self._next_episode += 1
+                self._pos[i] = 0
+        return out
+
+    def _emit(self, i: int, terminated: bool) -> Segment:
+        steps = self._steps[i]
+        obs, actions, rewards, qpos, qvel = (np.array(x) for x in zip(*steps))
+        seg = Segment(
+            obs=obs.astype(np.float32),
+            actions=actions.astype(np.float32),
+            true_rewards=rewards.astype(np.float32),
+            qpos=qpos,
+            qvel=qvel,
+            episode=self._episode[i],
+            start=self._pos[i] - len(steps),
+            terminated=terminated,
+        )
+        self._steps[i] = []
+        return seg
+
+
+class SegmentBuffer:
+    """The most recent segments, the pool that queries are drawn from."""
+
+    def __init__(self, capacity: int) -> None:
+        self._segments: deque[Segment] = deque(maxlen=capacity)
+        self.total = 0
+
+    def extend(self, segments: list[Segment]) -> None:
+        self._segments.extend(segments)
+        self.total += len(segments)
+
+    def recent(self, n: int | None = None) -> list[Segment]:
+        segs = list(self._segments)
+        return segs if n is None else segs[-n:]
+
+    def __len__(self) -> int:
+        return len(self._segments)

@@ -1,0 +1,436 @@
+"""The paper's loop: PPO rollouts -> segments -> queries -> labels -> reward-model fit -> PPO, with a true-reward twin.
+
+One `Trainer` drives stable-baselines3 through its public API and a callback; PPO itself is never forked.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
+from tqdm import tqdm
+
+from prefrl.control import run_folder as rf
+from prefrl.control.ppo_config import PPOConfig
+from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
+from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
+from prefrl.core.comparisons import PreferenceDataset
+from prefrl.core.reward import RewardConfig, RewardEnsemble
+from prefrl.core.schedule import LabelSchedule
+from prefrl.core.selection import STRATEGIES, select_pairs
+from prefrl.core.store import LabelStore
+from prefrl.core.teachers import PRESETS as TEACHERS
+from prefrl.core.teachers import make_teacher
+from prefrl.errors import PrefrlError
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; saved as config.json in the run folder so `--resume` rebuilds the same run."""
+
+    env: str = "HalfCheetah-v5"
+    """Gymnasium id of a MuJoCo environment."""
+    reward: str = "learned"
+    """'learned': PPO optimises the reward ensemble; 'true': the env's reward (the baseline)."""
+    teacher: str = "perfect"
+    """Synthetic teacher preset."""
+    beta: float | None = None
+    """Teacher's Boltzmann rationality (None: the preset's, inf = deterministic)."""
+    epsilon: float | None = None
+    """Teacher's mistake probability (None: the preset's)."""
+    labels: int = 700
+    """Label budget."""
+    timesteps: int = 1_000_000
+    """PPO environment steps (the initial random-policy steps come on top and are logged)."""
+    seed: int = 0
+    selection: str = "disagreement"
+    """How queries are chosen: random or disagreement."""
+    candidate_factor: int = 10
+    """Disagreement draws this many times more candidate pairs than it asks."""
+    initial_fraction: float = 0.25
+    """Share of the budget labelled from the random policy before PPO starts."""
+    segment_length: int | None = None
+    """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
+    query_batch: int | None = None
+    """Ask once at least this many labels are due (None: 2% of the budget, at least 1); each ask refits."""
+    buffer_size: int = 2000
+    """Recent segments that queries are drawn from."""
+    alive_bonus: float | None = None
+    """Constant added to the learned reward so early termination is not attractive (None: 1 where the env can
+    terminate early, else 0). It depends on nothing the env reports."""
+    eval_freq: int | None = None
+    """Evaluate every this many steps (None: 20 evaluations per run, at least 4 PPO rollouts apart)."""
+    eval_episodes: int = 5
+    device: str = "cpu"
+    threads: int = 1
+    """torch threads; 1 is fastest for these small networks."""
+    progress: bool = True
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    reward_model: RewardConfig = field(default_factory=RewardConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        ppo = PPOConfig(**data.pop("ppo", {}))
+        rm = data.pop("reward_model", {})
+        if "l2_band" in rm:
+            rm["l2_band"] = tuple(rm["l2_band"])
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known}, ppo=ppo, reward_model=RewardConfig(**rm))
+
+
+def check_env_id(env_id: str) -> None:
+    """Fail with close matches when the id is not registered."""
+    registry = gym.envs.registry
+    if env_id in registry:
+        return
+    close = difflib.get_close_matches(env_id, list(registry), n=3, cutoff=0.6)
+    hint = (
+        f"; did you mean {' or '.join(close)}?"
+        if close
+        else "; see `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
+    )
+    raise PrefrlError(f"unknown environment id {env_id!r}{hint}")
+
+
+def check_device(device: str) -> None:
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PrefrlError("--device cuda was asked for but this machine has no usable CUDA GPU; use --device cpu")
+    if not (device == "cpu" or device.startswith("cuda")):
+        raise PrefrlError(f"unknown device {device!r}; use cpu or cuda")
+
+
+def validate(config: TrainConfig) -> None:
+    """Reject bad settings with one-line, fixable messages before anything is written."""
+    check_env_id(config.env)
+    check_device(config.device)
+    if config.reward not in ("learned", "true"):
+        raise PrefrlError(f"--reward must be 'learned' or 'true', not {config.reward!r}")
+    if config.timesteps <= 0:
+        raise PrefrlError("--timesteps must be positive")
+    if config.timesteps < config.ppo.n_steps:
+        raise PrefrlError(
+            f"--timesteps {config.timesteps} is less than one PPO rollout ({config.ppo.n_steps} steps); ask for more"
+        )
+    if config.reward == "learned":
+        if config.labels <= 0:
+            raise PrefrlError("--labels must be positive")
+        if config.teacher not in TEACHERS:
+            raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        if config.selection not in STRATEGIES:
+            raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
+        try:
+            LabelSchedule(config.labels, config.timesteps, config.initial_fraction)
+        except ValueError as exc:
+            raise PrefrlError(f"label schedule: {exc}") from None
+
+
+def make_env(env_id: str) -> gym.Env:
+    """One MuJoCo env that reports its state in `info` and its true episode return via Monitor."""
+    env = gym.make(env_id)
+    if not hasattr(env.unwrapped, "data"):
+        env.close()
+        raise PrefrlError(f"{env_id} is not a MuJoCo environment; the control loop needs one (e.g. Hopper-v5)")
+    return Monitor(StateInInfo(env))
+
+
+def can_terminate_early(env: gym.Env) -> bool:
+    """True for tasks that end an episode when the agent falls (Hopper, Walker2d, Ant, Humanoid, ...)."""
+    return bool(getattr(env.unwrapped, "_terminate_when_unhealthy", False))
+
+
+class Trainer:
+    """Runs (or resumes) one training run in one folder."""
+
+    def __init__(self, config: TrainConfig, out: Path, resume: bool = False) -> None:
+        self.config = config
+        self.out = Path(out)
+        self.resume = resume
+        c = config
+        probe = make_env(c.env)
+        self.seg_len = c.segment_length or segment_length(probe.unwrapped.dt)
+        self.alive_bonus = c.alive_bonus if c.alive_bonus is not None else float(can_terminate_early(probe))
+        self.obs_dim = int(np.prod(probe.observation_space.shape))
+        self.act_dim = int(np.prod(probe.action_space.shape))
+        probe.close()
+        self.eval_freq = c.eval_freq or max(4 * c.ppo.n_steps, (c.timesteps // 20) // c.ppo.n_steps * c.ppo.n_steps)
+        self.learned = c.reward == "learned"
+        self.rng = np.random.default_rng(c.seed)
+        self.store = LabelStore(self.out / rf.STORE, create=not resume)
+        self.buffer = SegmentBuffer(c.buffer_size)
+        self.cutter = SegmentCutter(1, self.seg_len)
+        self.segments: dict[int, Segment] = {}  # labelled items, by store id
+        self.pretrain_steps = 0
+        self.wall_offset = 0.0
+        self.last_accuracy = float("nan")
+        if self.learned:
+            self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction)
+            self.teacher = make_teacher(c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon)
+            self.ensemble = RewardEnsemble(self.obs_dim + self.act_dim, c.reward_model, seed=c.seed, device=c.device)
+
+    # environments ---------------------------------------------------------------------------------------------
+    def _train_env(self) -> VecNormalize | VecEnv:
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env)])
+        venv.seed(self.config.seed)
+        if self.learned:
+            venv = LearnedRewardVecEnv(venv, self.ensemble.predict, self._on_env_step, self.alive_bonus)
+        if self.config.ppo.normalize:
+            venv = VecNormalize(venv, gamma=self.config.ppo.gamma)
+        return venv
+
+    def _eval_env(self) -> VecEnv:
+        # one env per evaluation episode, stepped together, so the policy runs batched
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env)] * self.config.eval_episodes)
+        venv.seed(self.config.seed + 10_000)
+        if self.config.ppo.normalize:
+            venv = VecNormalize(venv, training=False, norm_reward=False)
+        return venv
+
+    def _on_env_step(self, obs, actions, true_rewards, dones, infos) -> None:  # type: ignore[no-untyped-def]
+        self.buffer.extend(self.cutter.add(obs, actions, true_rewards, dones, infos))
+
+    # labels and the reward model ------------------------------------------------------------------------------
+    def _collect_random_segments(self, n_segments: int) -> None:
+        """Roll out the random policy until the buffer holds n_segments (the paper's initial label source)."""
+        env = make_env(self.config.env)
+        cutter = SegmentCutter(1, self.seg_len)
+        obs, _ = env.reset(seed=self.config.seed + 20_000)
+        env.action_space.seed(self.config.seed)
+        start = len(self.buffer)
+        while len(self.buffer) - start < n_segments:
+            action = env.action_space.sample()
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            done = terminated or truncated
+            info["TimeLimit.truncated"] = truncated and not terminated
+            self.buffer.extend(cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info]))
+            self.pretrain_steps += 1
+            obs = env.reset()[0] if done else next_obs
+        env.close()
+
+    def _query(self, n: int) -> None:
+        """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model."""
+        candidates = self.buffer.recent()
+        if len(candidates) < 2:
+            return
+        items, mask = batch_features(candidates, self.seg_len)
+        fitted = self.ensemble.fits > 0
+        returns = self.ensemble.member_returns(items, mask) if fitted else np.zeros((1, len(candidates)))
+        strategy = self.config.selection if fitted else "random"
+        rows = select_pairs(strategy, returns, n, self.rng, self.config.candidate_factor)
+        ids: dict[int, int] = {}
+        for r in np.unique(rows):
+            seg = candidates[r]
+            ids[int(r)] = self.store.add_item("segment", seg.to_bytes())
+            self.segments[ids[int(r)]] = seg
+        query_ids = self.store.add_queries([(ids[int(a)], ids[int(b)]) for a, b in rows])
+        for q, (a, b) in zip(query_ids, rows):
+            choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
+            self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")
+        self._refit()
+
+    def _labelled_data(self) -> tuple[np.ndarray, np.ndarray, PreferenceDataset]:
+        comparisons = self.store.comparisons()
+        missing = sorted({i for c in comparisons for i in (c.a, c.b)} - set(self.segments))
+        for item_id, payload in self.store.items(missing).items():
+            self.segments[item_id] = Segment.from_bytes(payload)
+        order = sorted(self.segments)
+        row_of = {item_id: row for row, item_id in enumerate(order)}
+        items, mask = batch_features([self.segments[i] for i in order], self.seg_len)
+        return items, mask, PreferenceDataset.from_comparisons(comparisons, row_of)
+
+    def _refit(self) -> None:
+        items, mask, data = self._labelled_data()
+        if len(data) == 0:
+            return
+        self.ensemble.fit(items, mask, data)
+        recent = self.buffer.recent(500) or [self.segments[i] for i in sorted(self.segments)]
+        r_items, r_mask = batch_features(recent, self.seg_len)
+        self.ensemble.update_output_stats(r_items[r_mask.astype(bool)])
+        self.ensemble.save(self.out / rf.REWARD)
+
+    def reward_model_accuracy(self, n_pairs: int = 500) -> float:
+        """How often the ensemble orders pairs of recent segments as their true returns do (ties left out)."""
+        segs = self.buffer.recent(500)
+        if len(segs) < 2:
+            return float("nan")
+        items, mask = batch_features(segs, self.seg_len)
+        predicted = self.ensemble.member_returns(items, mask).mean(0)
+        true = np.array([s.true_return for s in segs])
+        rows = np.random.default_rng(0).integers(0, len(segs), size=(n_pairs, 2))
+        dt, dp = true[rows[:, 0]] - true[rows[:, 1]], predicted[rows[:, 0]] - predicted[rows[:, 1]]
+        decided = dt != 0
+        return float(np.mean(np.sign(dt[decided]) == np.sign(dp[decided]))) if decided.any() else float("nan")
+
+    # the run --------------------------------------------------------------------------------------------------
+    def run(self) -> dict[str, float]:
+        """Train to the configured number of timesteps; returns the last evaluation row."""
+        c = self.config
+        torch.set_num_threads(c.threads)
+        torch.manual_seed(c.seed)
+        start = time.time()
+        venv = self._train_env()
+        eval_env = self._eval_env()
+        if self.resume:
+            model = self._restore(venv)
+        else:
+            rf.write_json(self.out / rf.CONFIG, asdict(c))
+            if self.learned:
+                self.store.set_state("trainer", "collecting initial labels")
+                self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
+                self._query(self.schedule.initial)
+            model = PPO(
+                "MlpPolicy",
+                venv,
+                seed=c.seed,
+                device=c.device,
+                verbose=0,
+                tensorboard_log=str(self.out / rf.TENSORBOARD),
+                **c.ppo.ppo_kwargs(),
+            )
+        callback = _LoopCallback(self, eval_env, start)
+        if self.learned:
+            self.store.set_state("trainer", "running")
+        try:
+            if model.num_timesteps == 0:
+                callback.evaluate(model, 0)
+            remaining = c.timesteps - model.num_timesteps
+            if remaining > 0:
+                model.learn(remaining, callback=callback, reset_num_timesteps=False, tb_log_name="ppo")
+            if callback.last_row is None or callback.last_row["timesteps"] < model.num_timesteps:
+                callback.evaluate(model, model.num_timesteps)
+        except KeyboardInterrupt:
+            callback.checkpoint(model)
+            raise
+        finally:
+            callback.close()
+            if self.learned:
+                self.store.set_state("trainer", "finished" if model.num_timesteps >= c.timesteps else "stopped")
+        assert callback.last_row is not None
+        return callback.last_row
+
+    def _restore(self, venv: VecEnv) -> PPO:
+        model = PPO.load(self.out / rf.POLICY, env=venv, device=self.config.device)
+        if isinstance(venv, VecNormalize):
+            rf.load_vecnormalize(venv, self.out)
+        progress = rf.read_json(self.out / rf.PROGRESS)
+        self.pretrain_steps = int(progress.get("pretrain_steps", 0))
+        self.wall_offset = float(progress.get("wall_time", 0.0))
+        rf.truncate_metrics(self.out, model.num_timesteps)
+        if self.learned:
+            if (self.out / rf.REWARD).exists():
+                self.ensemble.load(self.out / rf.REWARD)
+            self._refit()  # takes in labels given after the last checkpoint
+        return model
+
+
+class _LoopCallback(BaseCallback):
+    """Hooks the preference loop into SB3: labels after each rollout, evaluation and checkpoints on a schedule."""
+
+    def __init__(self, trainer: Trainer, eval_env: VecEnv, start: float) -> None:
+        super().__init__()
+        self.t = trainer
+        self.eval_env = eval_env
+        self.start = start
+        self.last_row: dict[str, float] | None = None
+        c = trainer.config
+        self.bar = tqdm(total=c.timesteps, unit="step", disable=not c.progress, dynamic_ncols=True, desc=c.env)
+        self.next_eval = 0
+
+    def _on_training_start(self) -> None:
+        f = self.t.eval_freq
+        self.next_eval = (self.num_timesteps // f + 1) * f
+        self.bar.n = self.num_timesteps
+        self.bar.refresh()
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
+        return True
+
+    def _on_rollout_end(self) -> None:
+        """Labels first, then (on schedule) evaluation, so each metrics row counts the labels the model had."""
+        if self.t.learned:
+            asked = self.t.store.count_queries()
+            owed = self.t.schedule.due(self.num_timesteps) - asked
+            batch = self.t.config.query_batch or max(1, self.t.config.labels // 50)
+            if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):
+                self.t._query(owed)
+            self.logger.record("prefrl/labels", asked + max(owed, 0))
+        if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
+            self.evaluate(self.model, self.num_timesteps)
+            self.next_eval = (self.num_timesteps // self.t.eval_freq + 1) * self.t.eval_freq
+
+    def evaluate(self, model: PPO, timesteps: int) -> None:
+        """True return of the deterministic policy on separate episodes; then a metrics row, plot and checkpoint."""
+        train_env = model.get_env()
+        if isinstance(self.eval_env, VecNormalize) and isinstance(train_env, VecNormalize):
+            self.eval_env.obs_rms = train_env.obs_rms.copy()
+        rewards, _ = evaluate_policy(
+            model,
+            self.eval_env,
+            n_eval_episodes=self.t.config.eval_episodes,
+            deterministic=True,
+            return_episode_rewards=True,
+        )
+        ep_returns = [e["r"] for e in model.ep_info_buffer] if model.ep_info_buffer else []
+        row = {
+            "timesteps": timesteps,
+            "labels": self.t.store.count_queries() if self.t.learned else 0,
+            "true_return_mean": float(np.mean(rewards)),
+            "true_return_std": float(np.std(rewards)),
+            "reward_model_accuracy": self.t.reward_model_accuracy() if self.t.learned else float("nan"),
+            "train_true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
+            "pretrain_steps": self.t.pretrain_steps,
+            "wall_time": self.t.wall_offset + time.time() - self.start,
+        }
+        rf.append_metrics(
+            self.t.out, {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        )
+        self.last_row = row
+        if getattr(self, "model", None) is not None:  # evaluations before learn() starts have no SB3 logger yet
+            self.logger.record("prefrl/true_return", row["true_return_mean"])
+            if self.t.learned:
+                self.logger.record("prefrl/reward_model_accuracy", row["reward_model_accuracy"])
+        self.bar.set_postfix(labels=row["labels"], ret=f"{row['true_return_mean']:.0f}")
+        from prefrl.plots import plot_learning_curve
+
+        c = self.t.config
+        title = (
+            f"{c.env} - " + (f"{c.labels} {c.teacher} labels" if self.t.learned else "true reward") + f", seed {c.seed}"
+        )
+        plot_learning_curve(rf.read_metrics(self.t.out), self.t.out / rf.CURVE, title)
+        self.checkpoint(model)
+
+    def checkpoint(self, model: PPO) -> None:
+        out = self.t.out
+        tmp = out / (rf.POLICY + ".tmp.zip")
+        model.save(tmp)
+        tmp.replace(out / rf.POLICY)
+        env = model.get_env()
+        if isinstance(env, VecNormalize):
+            rf.save_vecnormalize(env, out)
+        if self.t.learned:
+            self.t.ensemble.save(out / rf.REWARD)
+        rf.write_json(
+            out / rf.PROGRESS,
+            {
+                "timesteps": int(model.num_timesteps),
+                "labels": self.t.store.count_queries() if self.t.learned else 0,
+                "pretrain_steps": self.t.pretrain_steps,
+                "wall_time": self.t.wall_offset + time.time() - self.start,
+            },
+        )
+
+    def close(self) -> None:
+        self.bar.close()

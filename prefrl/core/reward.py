@@ -1,0 +1,299 @@
+"""An ensemble of reward predictors trained on pairwise preferences (Christiano et al., 2017, section 2.2).
+
+Items are fixed-length sequences of feature vectors (padded, with a mask): a MuJoCo segment's (obs, action) steps, or
+anything else a domain turns into features. Each member predicts a reward per step; an item's predicted return is
+the undiscounted sum over its valid steps, and P(a > b) follows Bradley-Terry with a random-response floor.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from prefrl.core.comparisons import PreferenceDataset
+
+
+@dataclass
+class RewardConfig:
+    """Reward-ensemble settings; the defaults are the paper's."""
+
+    members: int = 3
+    """Ensemble size."""
+    hidden: int = 64
+    """Units in each hidden layer."""
+    layers: int = 2
+    """Hidden layers per member."""
+    random_response: float = 0.1
+    """Probability that the teacher answers uniformly at random: P(a>b) = r/2 + (1-r) sigmoid(Ra - Rb)."""
+    lr: float = 3e-4
+    """Adam learning rate."""
+    batch_size: int = 64
+    """Comparisons per member per gradient step."""
+    val_fraction: float = 1 / math.e
+    """Fraction of comparisons each member holds out for validation."""
+    initial_l2: float = 1e-4
+    """Starting L2 coefficient; adapted per member during training."""
+    l2_band: tuple[float, float] = (1.1, 1.5)
+    """Validation loss is kept between these multiples of training loss by adapting L2."""
+    initial_epochs: int = 100
+    """Passes over the training comparisons in the first fit, on the up-front labels."""
+    refit_epochs: int = 3
+    """Passes in each later refit; members are warm-started, so a few passes take in the new labels."""
+    l2_check_every: int = 50
+    """Gradient steps between L2 adaptations (and once at the end of every fit)."""
+
+
+def preference_probability(ret_a: torch.Tensor, ret_b: torch.Tensor, random_response: float) -> torch.Tensor:
+    """P(a preferred over b) under Bradley-Terry with a random-response probability."""
+    return random_response / 2 + (1 - random_response) * torch.sigmoid(ret_a - ret_b)
+
+
+def bradley_terry_loss(
+    ret_a: torch.Tensor, ret_b: torch.Tensor, targets: torch.Tensor, random_response: float
+) -> torch.Tensor:
+    """Cross-entropy between the target P(a > b) (1, 0.5 or 0) and the modelled one, per pair."""
+    p = preference_probability(ret_a, ret_b, random_response)
+    return -(targets * torch.log(p) + (1 - targets) * torch.log1p(-p))
+
+
+class StackedMLP(nn.Module):
+    """`members` independent MLPs evaluated in one batched matmul per layer (not a Python loop over members)."""
+
+    def __init__(self, members: int, in_dim: int, hidden: int, layers: int, generator: torch.Generator) -> None:
+        super().__init__()
+        dims = [in_dim] + [hidden] * layers + [1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(dims[:-1], dims[1:]):
+            bound = 1 / math.sqrt(fan_in)  # nn.Linear's default init, drawn per member
+            w = (torch.rand(members, fan_in, fan_out, generator=generator) * 2 - 1) * bound
+            b = (torch.rand(members, 1, fan_out, generator=generator) * 2 - 1) * bound
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(b))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (M, N, D) per-member inputs, or (N, D) shared by all members. Returns (M, N) rewards."""
+        if x.dim() == 2:
+            x = x.unsqueeze(0).expand(len(self.weights[0]), -1, -1)
+        h = x
+        last = len(self.weights) - 1
+        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            h = torch.baddbmm(b, h, w)
+            if i < last:
+                h = F.leaky_relu(h)
+        return h.squeeze(-1)
+
+    def squared_norms(self) -> torch.Tensor:
+        """Sum of squared weights per member, (M,), for the L2 penalty."""
+        return sum(w.pow(2).sum(dim=(1, 2)) for w in self.weights)  # type: ignore[return-value]
+
+
+@dataclass
+class FitReport:
+    """What one fit did, per member where it varies."""
+
+    train_loss: list[float]
+    val_loss: list[float]
+    l2: list[float]
+    train_accuracy: float
+    val_accuracy: float
+    comparisons: int
+    steps: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class RewardEnsemble:
+    """Reward predictors on per-step features, trained from comparisons between padded item sequences."""
+
+    def __init__(self, in_dim: int, config: RewardConfig | None = None, seed: int = 0, device: str = "cpu") -> None:
+        self.config = config or RewardConfig()
+        self.in_dim = in_dim
+        self.seed = seed
+        self.device = torch.device(device)
+        gen = torch.Generator().manual_seed(seed)
+        c = self.config
+        self.net = StackedMLP(c.members, in_dim, c.hidden, c.layers, gen).to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=c.lr)
+        self.l2 = torch.full((c.members,), c.initial_l2, device=self.device)
+        self.in_mean = torch.zeros(in_dim, device=self.device)
+        self.in_std = torch.ones(in_dim, device=self.device)
+        self.out_mean = torch.zeros(c.members, device=self.device)
+        self.out_std = torch.ones(c.members, device=self.device)
+        self.fits = 0
+        self._rng = np.random.default_rng(seed)
+
+    # features -> rewards --------------------------------------------------------------------------------------
+    def _raw(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.in_mean) / self.in_std)
+
+    @torch.no_grad()
+    def member_rewards(self, features: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Unnormalised per-member reward of each step: features (N, D) -> (M, N)."""
+        return self._raw(torch.as_tensor(features, dtype=torch.float32, device=self.device))
+
+    @torch.no_grad()
+    def predict(self, features: np.ndarray | torch.Tensor) -> np.ndarray:
+        """The reward the agent sees: each member normalised to mean 0 / std 1, then averaged. (N, D) -> (N,)."""
+        raw = self.member_rewards(features)
+        normed = (raw - self.out_mean[:, None]) / self.out_std[:, None]
+        return normed.mean(0).cpu().numpy()
+
+    def _returns(self, items: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        """Per-member predicted returns of item rows: rows (M, K) -> (M, K)."""
+        m, k = rows.shape
+        x = items[rows]  # (M, K, T, D)
+        t = x.shape[2]
+        r = self._raw(x.reshape(m, k * t, -1)).reshape(m, k, t)
+        return (r * mask[rows]).sum(-1)
+
+    @torch.no_grad()
+    def member_returns(self, items: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Unnormalised predicted return of every item for every member: (N, T, D), (N, T) -> (M, N)."""
+        items_t = torch.as_tensor(items, dtype=torch.float32, device=self.device)
+        mask_t = torch.as_tensor(mask, dtype=torch.float32, device=self.device)
+        rows = torch.arange(len(items_t), device=self.device).expand(self.config.members, -1)
+        return self._returns(items_t, mask_t, rows).cpu().numpy()
+
+    # normalisation --------------------------------------------------------------------------------------------
+    def set_input_stats(self, features: np.ndarray) -> None:
+        """Standardise inputs with these steps' statistics (refreshed before each fit as behaviour drifts)."""
+        f = torch.as_tensor(features, dtype=torch.float32, device=self.device)
+        self.in_mean = f.mean(0)
+        self.in_std = f.std(0, unbiased=False).clamp_min(1e-3)
+
+    @torch.no_grad()
+    def update_output_stats(self, features: np.ndarray) -> None:
+        """Normalise each member's output to mean 0, std 1 over these (recent) steps."""
+        raw = self.member_rewards(features)
+        self.out_mean = raw.mean(1)
+        self.out_std = raw.std(1, unbiased=False).clamp_min(1e-6)
+
+    # training -------------------------------------------------------------------------------------------------
+    def validation_mask(self, n: int) -> np.ndarray:
+        """(M, n) bool: comparison i is held out from member m. Fixed per (seed, i), so it survives refits/resume."""
+        draws = [np.random.default_rng([self.seed, i]).random(self.config.members) for i in range(n)]
+        if not draws:
+            return np.zeros((self.config.members, 0), dtype=bool)
+        return np.stack(draws, axis=1) < self.config.val_fraction
+
+    def fit(
+        self,
+        items: np.ndarray,
+        mask: np.ndarray,
+        data: PreferenceDataset,
+        steps: int | None = None,
+    ) -> FitReport:
+        """Train every member on its own bootstrap resample of its training comparisons, adapting L2 as it goes.
+
+        items: (N, T, D) features, mask: (N, T) 1 for valid steps; data.pairs index rows of items.
+        """
+        c = self.config
+        valid = mask.astype(bool)
+        self.set_input_stats(items[valid])
+        items_t = torch.as_tensor(items, dtype=torch.float32, device=self.device)
+        mask_t = torch.as_tensor(mask, dtype=torch.float32, device=self.device)
+        pairs = torch.as_tensor(data.pairs, device=self.device)
+        targets = torch.as_tensor(data.targets, device=self.device)
+        n = len(data)
+        val = self.validation_mask(n)
+        boots = []
+        for m in range(c.members):
+            train_idx = np.flatnonzero(~val[m])
+            if len(train_idx) == 0:  # too few comparisons to hold any out
+                train_idx = np.arange(n)
+            boots.append(self._rng.choice(train_idx, size=len(train_idx), replace=True))
+        if steps is None:
+            epochs = c.initial_epochs if self.fits == 0 else c.refit_epochs
+            steps = epochs * math.ceil(max(len(b) for b in boots) / c.batch_size)
+        history: list[dict[str, float]] = []
+        for step in range(steps):
+            idx = np.stack([b[self._rng.integers(0, len(b), size=c.batch_size)] for b in boots])  # (M, B)
+            idx_t = torch.as_tensor(idx, device=self.device)
+            rows = pairs[idx_t]  # (M, B, 2)
+            rets = self._returns(items_t, mask_t, rows.reshape(c.members, -1)).reshape(c.members, -1, 2)
+            loss = bradley_terry_loss(rets[..., 0], rets[..., 1], targets[idx_t], c.random_response).mean(1)
+            total = (loss + self.l2 * self.net.squared_norms()).sum()
+            self.optimizer.zero_grad(set_to_none=True)
+            total.backward()
+            self.optimizer.step()
+            if (step + 1) % c.l2_check_every == 0 or step == steps - 1:
+                history.append(self._adapt_l2(items_t, mask_t, pairs, targets, val))
+        self.fits += 1
+        return self._report(items_t, mask_t, pairs, targets, val, steps, history)
+
+    @torch.no_grad()
+    def _member_losses(self, items, mask, pairs, targets, val) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+        """Per-member mean loss on its train and val comparisons, and per-member per-comparison correctness."""
+        m = self.config.members
+        rets = self._returns(items, mask, pairs.reshape(1, -1).expand(m, -1)).reshape(m, -1, 2)
+        losses = bradley_terry_loss(rets[..., 0], rets[..., 1], targets, self.config.random_response).cpu().numpy()
+        decided = (targets != 0.5).cpu().numpy()
+        correct = ((rets[..., 0] > rets[..., 1]).cpu().numpy() == (targets > 0.5).cpu().numpy()[None]) & decided[None]
+        tr = np.array([losses[i][~val[i]].mean() if (~val[i]).any() else np.nan for i in range(m)])
+        va = np.array([losses[i][val[i]].mean() if val[i].any() else np.nan for i in range(m)])
+        return tr, va, correct
+
+    def _adapt_l2(self, items, mask, pairs, targets, val) -> dict[str, float]:  # type: ignore[no-untyped-def]
+        tr, va, _ = self._member_losses(items, mask, pairs, targets, val)
+        lo, hi = self.config.l2_band
+        for i in range(self.config.members):
+            if not (np.isfinite(tr[i]) and np.isfinite(va[i])) or tr[i] <= 0:
+                continue
+            ratio = va[i] / tr[i]
+            if ratio > hi:
+                self.l2[i] = min(float(self.l2[i]) * 1.5, 10.0)
+            elif ratio < lo:
+                self.l2[i] = max(float(self.l2[i]) / 1.5, 1e-8)
+        return {"train_loss": float(np.nanmean(tr)), "val_loss": float(np.nanmean(va)), "l2": float(self.l2.mean())}
+
+    def _report(self, items, mask, pairs, targets, val, steps, history) -> FitReport:  # type: ignore[no-untyped-def]
+        tr, va, correct = self._member_losses(items, mask, pairs, targets, val)
+        decided = (targets != 0.5).cpu().numpy()[None] & np.ones_like(val)
+
+        def acc(sel: np.ndarray) -> float:
+            sel = sel & decided
+            return float(correct[sel].mean()) if sel.any() else float("nan")
+
+        return FitReport(
+            train_loss=tr.tolist(),
+            val_loss=va.tolist(),
+            l2=self.l2.cpu().tolist(),
+            train_accuracy=acc(~val),
+            val_accuracy=acc(val),
+            comparisons=len(targets),
+            steps=steps,
+            history=history,
+        )
+
+    # checkpoints ----------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, torch.Tensor]:
+        """Tensors only, so a checkpoint loads with torch.load(weights_only=True)."""
+        s = {f"net.{k}": v.detach().cpu() for k, v in self.net.state_dict().items()}
+        s.update(
+            l2=self.l2.cpu(),
+            in_mean=self.in_mean.cpu(),
+            in_std=self.in_std.cpu(),
+            out_mean=self.out_mean.cpu(),
+            out_std=self.out_std.cpu(),
+            fits=torch.tensor(self.fits),
+        )
+        return s
+
+    def save(self, path: str | Path) -> None:
+        tmp = Path(str(path) + ".tmp")
+        torch.save(self.state(), tmp)
+        tmp.replace(path)
+
+    def load(self, path: str | Path) -> None:
+        s = torch.load(path, map_location=self.device, weights_only=True)
+        self.net.load_state_dict({k[4:]: v for k, v in s.items() if k.startswith("net.")})
+        self.l2 = s["l2"].to(self.device)
+        self.in_mean, self.in_std = s["in_mean"].to(self.device), s["in_std"].to(self.device)
+        self.out_mean, self.out_std = s["out_mean"].to(self.device), s["out_std"].to(self.device)
+        self.fits = int(s["fits"])

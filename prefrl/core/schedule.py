@@ -1,0 +1,45 @@
+"""When labels are asked for: a share up front, the rest at a rate decaying like 2e6 / (T + 2e6).
+
+The cumulative count after T steps is the integral of that rate, scaled so the whole budget is spent at the end
+of training (the paper's schedule).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LabelSchedule:
+    """Label budget `total` spread over `timesteps` environment steps."""
+
+    total: int
+    timesteps: int
+    initial_fraction: float = 0.25
+    horizon: float = 2e6
+
+    def __post_init__(self) -> None:
+        if self.total <= 0:
+            raise ValueError("the label budget must be positive")
+        if self.timesteps <= 0:
+            raise ValueError("timesteps must be positive")
+        if not 0.0 < self.initial_fraction <= 1.0:
+            raise ValueError("initial_fraction must be in (0, 1]")
+        if self.initial < 1:
+            raise ValueError(f"a budget of {self.total} labels leaves none for the start; use at least 4 labels")
+
+    @property
+    def initial(self) -> int:
+        """Labels collected from the initial random policy before PPO starts."""
+        return int(round(self.total * self.initial_fraction))
+
+    def _area(self, t: float) -> float:
+        return self.horizon * math.log1p(t / self.horizon)
+
+    def due(self, t: int) -> int:
+        """Cumulative labels that should have been asked for after t environment steps of training."""
+        if t >= self.timesteps:
+            return self.total
+        share = self._area(max(t, 0)) / self._area(self.timesteps)
+        return self.initial + int(math.floor((self.total - self.initial) * share))

@@ -1,0 +1,48 @@
+"""Which pairs to ask a teacher about."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def random_pairs(n_items: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """n_pairs pairs (i, j), i != j, of item rows drawn uniformly. Returns (n_pairs, 2)."""
+    if n_items < 2:
+        raise ValueError("need at least two items to form a pair")
+    a = rng.integers(0, n_items, size=n_pairs)
+    b = (a + rng.integers(1, n_items, size=n_pairs)) % n_items  # uniform over the other items
+    return np.stack([a, b], axis=1)
+
+
+def preference_variance(member_returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Variance across ensemble members of the predicted P(a > b) for each pair. member_returns: (M, N)."""
+    diff = member_returns[:, pairs[:, 0]] - member_returns[:, pairs[:, 1]]
+    p = 1.0 / (1.0 + np.exp(-np.clip(diff, -50, 50)))
+    return p.var(axis=0)
+
+
+def disagreement_pairs(
+    member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, candidate_factor: int = 10
+) -> np.ndarray:
+    """Draw candidate_factor x n_pairs random pairs and keep the n_pairs the ensemble disagrees on most."""
+    candidates = random_pairs(member_returns.shape[1], n_pairs * candidate_factor, rng)
+    order = np.argsort(-preference_variance(member_returns, candidates), kind="stable")
+    return candidates[order[:n_pairs]]
+
+
+STRATEGIES = ("random", "disagreement")
+
+
+def select_pairs(
+    strategy: str,
+    member_returns: np.ndarray,
+    n_pairs: int,
+    rng: np.random.Generator,
+    candidate_factor: int = 10,
+) -> np.ndarray:
+    """Pairs of item rows to query, by the named strategy."""
+    if strategy == "random":
+        return random_pairs(member_returns.shape[1], n_pairs, rng)
+    if strategy == "disagreement":
+        return disagreement_pairs(member_returns, n_pairs, rng, candidate_factor)
+    raise ValueError(f"unknown selection strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

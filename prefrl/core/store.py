@@ -1,0 +1,185 @@
+"""LabelStore: one SQLite file per run holding items, queries and labels.
+
+It is the hand-off between whatever asks questions (a trainer) and whatever answers them (a synthetic oracle now, a
+person in a labelling window later). WAL mode and one transaction per write make every label durable the moment it
+is given, and let readers and a writer work at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from prefrl.core.comparisons import Choice, Comparison
+from prefrl.errors import PrefrlError
+
+APP = "prefrl"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS items (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS queries (
+    id INTEGER PRIMARY KEY,
+    item_a INTEGER NOT NULL REFERENCES items(id),
+    item_b INTEGER NOT NULL REFERENCES items(id),
+    created_at REAL NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',   -- pending | answered | skipped
+    claimed_by TEXT,
+    lease_until REAL
+);
+CREATE TABLE IF NOT EXISTS labels (
+    id INTEGER PRIMARY KEY,
+    query_id INTEGER NOT NULL REFERENCES queries(id),
+    item_a INTEGER NOT NULL,
+    item_b INTEGER NOT NULL,
+    choice TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class StoreError(PrefrlError):
+    """The file is not a usable prefrl label store."""
+
+
+class LabelStore:
+    """A run's label database. Open one per process; every write commits before it returns."""
+
+    def __init__(self, path: str | Path, create: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists() and not create:
+            raise StoreError(f"no label store at {self.path}; check the run folder")
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._check_or_init()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a readable prefrl label store ({exc}); move it aside or use a new --out folder"
+            ) from None
+
+    def _check_or_init(self) -> None:
+        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            with self._transaction():
+                for stmt in _SCHEMA.split(";"):
+                    if stmt.strip():
+                        self._db.execute(stmt)
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)", (APP, str(SCHEMA_VERSION))
+                )
+            return
+        meta = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
+        if meta.get("app") != APP:
+            raise StoreError(f"{self.path} is an SQLite file but not a prefrl label store; use a new --out folder")
+        version = int(meta.get("schema_version", "0"))
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer prefrl (schema {version} > {SCHEMA_VERSION}); upgrade prefrl"
+            )
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # items -----------------------------------------------------------------------------------------------------
+    def add_item(self, kind: str, payload: bytes) -> int:
+        """Store an item (a segment, a completion, ...) as an opaque blob; returns its id."""
+        with self._transaction():
+            cur = self._db.execute(
+                "INSERT INTO items (kind, created_at, payload) VALUES (?, ?, ?)", (kind, time.time(), payload)
+            )
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def item(self, item_id: int) -> bytes:
+        row = self._db.execute("SELECT payload FROM items WHERE id = ?", (item_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"item {item_id} is missing from {self.path}")
+        return bytes(row[0])
+
+    def items(self, ids: list[int]) -> dict[int, bytes]:
+        out: dict[int, bytes] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for item_id, payload in self._db.execute(f"SELECT id, payload FROM items WHERE id IN ({marks})", chunk):
+                out[int(item_id)] = bytes(payload)
+        return out
+
+    # queries and labels ----------------------------------------------------------------------------------------
+    def add_queries(self, pairs: list[tuple[int, int]]) -> list[int]:
+        """Ask about pairs of stored items; returns the query ids."""
+        now = time.time()
+        ids = []
+        with self._transaction():
+            for a, b in pairs:
+                cur = self._db.execute("INSERT INTO queries (item_a, item_b, created_at) VALUES (?, ?, ?)", (a, b, now))
+                ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
+        return ids
+
+    def pending_queries(self) -> list[tuple[int, int, int]]:
+        """(query id, item a, item b) of every unanswered query, oldest first."""
+        rows = self._db.execute("SELECT id, item_a, item_b FROM queries WHERE status = 'pending' ORDER BY id")
+        return [(int(q), int(a), int(b)) for q, a, b in rows]
+
+    def answer(self, query_id: int, choice: Choice | None, annotator: str) -> None:
+        """Record a teacher's answer; `None` means the teacher skipped the query (no label, query closed)."""
+        with self._transaction():
+            row = self._db.execute("SELECT item_a, item_b FROM queries WHERE id = ?", (query_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"query {query_id} does not exist in {self.path}")
+            if choice is None:
+                self._db.execute("UPDATE queries SET status = 'skipped' WHERE id = ?", (query_id,))
+                return
+            self._db.execute(
+                "INSERT INTO labels (query_id, item_a, item_b, choice, annotator, created_at) VALUES (?,?,?,?,?,?)",
+                (query_id, row[0], row[1], Choice(choice).value, annotator, time.time()),
+            )
+            self._db.execute("UPDATE queries SET status = 'answered' WHERE id = ?", (query_id,))
+
+    def comparisons(self) -> list[Comparison]:
+        """Every label given, in the order given (the latest label of a query wins)."""
+        rows = self._db.execute(
+            "SELECT item_a, item_b, choice FROM labels WHERE id IN (SELECT MAX(id) FROM labels GROUP BY query_id)"
+            " ORDER BY id"
+        )
+        return [Comparison(int(a), int(b), Choice(c)) for a, b, c in rows]
+
+    def count_queries(self, status: str | None = None) -> int:
+        if status is None:
+            return int(self._db.execute("SELECT COUNT(*) FROM queries").fetchone()[0])
+        return int(self._db.execute("SELECT COUNT(*) FROM queries WHERE status = ?", (status,)).fetchone()[0])
+
+    # trainer state ---------------------------------------------------------------------------------------------
+    def set_state(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error: each write is all or nothing and on disk when it returns."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,65 @@
+"""Bad input ends as one line that names the problem and the fix; nothing is written or overwritten."""
+
+import pytest
+import torch
+
+from prefrl.cli import main
+
+
+def run_cli(capsys, *args):
+    code = main(list(args))
+    err = capsys.readouterr().err.strip()
+    return code, err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    assert err.startswith("prefrl: error: ") and "\n" not in err and "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+
+
+def test_unknown_env_suggests_close_matches(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--env", "HalfCheeta-v5", "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "HalfCheeta-v5", "did you mean", "HalfCheetah-v5")
+    assert not (tmp_path / "r").exists()
+
+
+def test_non_mujoco_env_is_refused(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--env", "CartPole-v1", "--timesteps", "4096", "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "not a MuJoCo environment")
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--labels", "0"], "--labels must be positive"),
+        (["--labels", "-3"], "--labels must be positive"),
+        (["--timesteps", "0"], "--timesteps must be positive"),
+        (["--timesteps", "100"], "less than one PPO rollout"),
+        (["--labels", "2"], "use at least 4 labels"),
+    ],
+)
+def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):
+    code, err = run_cli(capsys, "train", *flags, "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, needle)
+
+
+def test_existing_run_folder_needs_resume(capsys, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "labels.sqlite").write_bytes(b"precious")
+    code, err = run_cli(capsys, "train", "--out", str(out))
+    assert_one_line_error(code, err, "already exists", f"--resume {out}")
+    assert (out / "labels.sqlite").read_bytes() == b"precious"
+
+
+def test_resume_of_a_folder_that_is_not_a_run(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--resume", str(tmp_path))
+    assert_one_line_error(code, err, "not a prefrl run folder")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_cuda_on_a_machine_without_one(capsys, tmp_path):
+    code, err = run_cli(capsys, "train", "--device", "cuda", "--out", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "no usable CUDA GPU", "--device cpu")

@@ -1,0 +1,29 @@
+import pytest
+
+from prefrl.core.schedule import LabelSchedule
+
+
+@pytest.mark.parametrize("total,timesteps", [(700, 1_000_000), (50, 4096), (1400, 500_000), (7, 10)])
+def test_schedule_spends_exactly_the_budget(total, timesteps):
+    s = LabelSchedule(total, timesteps)
+    assert s.initial == round(total * 0.25)
+    assert s.due(0) == s.initial
+    assert s.due(timesteps) == total
+    assert s.due(timesteps * 3) == total
+    dues = [s.due(t) for t in range(0, timesteps + 1, max(1, timesteps // 1000))]
+    assert dues == sorted(dues)  # never asks for fewer than before
+    assert max(dues) == total
+
+
+def test_rate_decays_like_two_million_over_t_plus_two_million():
+    s = LabelSchedule(100_000, 10_000_000, initial_fraction=0.25)
+    early = s.due(1_000_000) - s.due(0)
+    late = s.due(9_000_000) - s.due(8_000_000)
+    # rate ratio between T=0.5M and T=8.5M is (8.5M + 2M) / (0.5M + 2M) = 4.2
+    assert early / late == pytest.approx(4.2, rel=0.02)
+
+
+@pytest.mark.parametrize("total,timesteps", [(0, 100), (-5, 100), (10, 0), (2, 100)])
+def test_schedule_refuses_budgets_it_cannot_spend(total, timesteps):
+    with pytest.raises(ValueError):
+        LabelSchedule(total, timesteps)

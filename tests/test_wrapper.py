@@ -1,0 +1,61 @@
+"""The policy must never see the true reward: PPO's inputs are the learned reward and observations only."""
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from prefrl.control.trainer import make_env
+from prefrl.control.wrappers import LearnedRewardVecEnv
+
+
+class ScrambledReward(gym.Wrapper):
+    """Same dynamics, a wildly different true reward."""
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, -1000.0 * reward + np.sin(reward * 1e3) * 77.0, terminated, truncated, info
+
+
+def fixed_reward(features):
+    return np.tanh(features @ np.linspace(-1, 1, features.shape[1])).astype(np.float32)
+
+
+def learned_env(scramble: bool, seen: list):
+    def make():
+        env = make_env("HalfCheetah-v5")
+        return ScrambledReward(env) if scramble else env
+
+    venv = DummyVecEnv([make])
+    venv.seed(0)
+    return VecNormalize(LearnedRewardVecEnv(venv, fixed_reward, on_step=lambda *a: seen.append(a[2].copy())))
+
+
+def train_params(scramble: bool):
+    seen: list = []
+    model = PPO("MlpPolicy", learned_env(scramble, seen), n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    model.learn(256)
+    params = torch.cat([p.detach().flatten() for p in model.policy.parameters()])
+    return params, model.rollout_buffer.rewards.copy(), np.concatenate(seen)
+
+
+def test_policy_trained_on_learned_reward_is_identical_whatever_the_true_reward():
+    params_a, rewards_a, true_a = train_params(scramble=False)
+    params_b, rewards_b, true_b = train_params(scramble=True)
+    assert not np.allclose(true_a, true_b)  # the hidden true rewards really differed...
+    assert np.array_equal(rewards_a, rewards_b)  # ...but PPO's rollout rewards did not
+    assert torch.equal(params_a, params_b)  # and nothing PPO optimised changed
+
+
+def test_wrapper_returns_predicted_reward_and_keeps_true_reward_in_info():
+    venv = DummyVecEnv([lambda: make_env("HalfCheetah-v5")])
+    venv.seed(0)
+    wrapped = LearnedRewardVecEnv(venv, fixed_reward, alive_bonus=0.5)
+    obs = wrapped.reset()
+    action = np.full((1, 6), 0.3, dtype=np.float32)
+    wrapped.step_async(action)
+    _, reward, _, infos = wrapped.step_wait()
+    assert np.allclose(reward, fixed_reward(np.concatenate([obs, action], 1)) + 0.5)
+    assert "true_reward" in infos[0] and infos[0]["true_reward"] != reward[0]
+    assert infos[0]["qpos"].shape == (9,)
