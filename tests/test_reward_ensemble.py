@@ -5,7 +5,7 @@ from prefrl.core.comparisons import Choice, Comparison, PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
 
 
-def linear_task(n_items, n_pairs, seed, T=20, D=6):
+def linear_task(n_items, n_pairs, seed, T=10, D=6):
     """Items of random features whose true per-step reward is a fixed linear function; labels from true returns."""
     rng = np.random.default_rng(seed)
     w = np.linspace(-1, 1, D)
