@@ -57,25 +57,28 @@ def run_cells(args: argparse.Namespace) -> None:
     deadline = time.time() + args.minutes * 60
     running: dict[tuple, subprocess.Popen] = {}
     last_report = 0.0
-    while (todo or running) and time.time() < deadline:
-        while todo and len(running) < args.workers:
-            cell = todo.pop(0)
-            folder = cell_dir(args.work, *cell)
-            folder.parent.mkdir(parents=True, exist_ok=True)
-            log = open(args.work / f"{cell[0]}-{cell[1]}-s{cell[2]}.log", "a")
-            running[cell] = subprocess.Popen(command(args, *cell, folder), stdout=log, stderr=subprocess.STDOUT)
-        for cell, proc in list(running.items()):
-            if proc.poll() is not None:
-                del running[cell]
-                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see log)"
-                print(f"  {cell[0]} {cell[1]} seed {cell[2]}: {status}", flush=True)
-        if time.time() - last_report > 60:
-            last_report = time.time()
-            parts = [f"{c[0]}/{c[1]}/s{c[2]} {max(progress_of(cell_dir(args.work, *c)), 0) // 1000}k" for c in running]
-            print(f"[{time.strftime('%H:%M:%S')}] running: {', '.join(parts)}; queued: {len(todo)}", flush=True)
-        time.sleep(2)
-    for cell, proc in running.items():  # out of time: stop cleanly, each run checkpoints on SIGINT
-        proc.send_signal(signal.SIGINT)
+    try:
+        while (todo or running) and time.time() < deadline:
+            while todo and len(running) < args.workers:
+                cell = todo.pop(0)
+                folder = cell_dir(args.work, *cell)
+                folder.parent.mkdir(parents=True, exist_ok=True)
+                log = open(args.work / f"{cell[0]}-{cell[1]}-s{cell[2]}.log", "a")
+                running[cell] = subprocess.Popen(command(args, *cell, folder), stdout=log, stderr=subprocess.STDOUT)
+            for cell, proc in list(running.items()):
+                if proc.poll() is not None:
+                    del running[cell]
+                    status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode}, see log)"
+                    print(f"  {cell[0]} {cell[1]} seed {cell[2]}: {status}", flush=True)
+            if time.time() - last_report > 60:
+                last_report = time.time()
+                parts = [f"{c[0]}/{c[1]}/s{c[2]} {max(progress_of(cell_dir(args.work, *c)), 0) // 1000}k" for c in running]
+                print(f"[{time.strftime('%H:%M:%S')}] running: {', '.join(parts)}; queued: {len(todo)}", flush=True)
+            time.sleep(2)
+    except KeyboardInterrupt:
+        print("interrupted: stopping the running cells (each checkpoints first)", flush=True)
+    for cell, proc in running.items():  # out of time: stop cleanly, each run checkpoints on SIGTERM
+        proc.send_signal(signal.SIGTERM)
     for cell, proc in running.items():
         proc.wait()
         print(f"  {cell[0]} {cell[1]} seed {cell[2]}: paused at {progress_of(cell_dir(args.work, *cell))} steps")
@@ -179,6 +182,10 @@ def plot(args: argparse.Namespace, data: dict[tuple, list[dict[str, float]]]) ->
     plt.close(fig)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5", "Hopper-v5"])
@@ -194,6 +201,8 @@ def main() -> None:
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.aggregate_only:
+        signal.signal(signal.SIGTERM, _interrupt)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         run_cells(args)
     aggregate(args)
 

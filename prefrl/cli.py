@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 from dataclasses import fields, replace
 from pathlib import Path
@@ -173,8 +174,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop a run cleanly (it checkpoints first), even when started from a background job,
+    which inherits SIGINT ignored."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("MUJOCO_GL", "egl")
+    _stop_on_signals()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
