@@ -53,7 +53,9 @@ def command(args: argparse.Namespace, env: str, arm: str, seed: int, folder: Pat
 def run_cells(args: argparse.Namespace) -> None:
     cells = [(env, arm, seed) for seed in args.seeds for env in args.envs for arm in ("pref", "true")]
     todo = [c for c in cells if progress_of(cell_dir(args.work, *c)) < args.timesteps]
-    print(f"{len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run on {args.workers} workers")
+    print(
+        f"{len(cells)} cells, {len(cells) - len(todo)} already finished, {len(todo)} to run on {args.workers} workers"
+    )
     deadline = time.time() + args.minutes * 60
     running: dict[tuple, subprocess.Popen] = {}
     last_report = 0.0
@@ -72,12 +74,14 @@ def run_cells(args: argparse.Namespace) -> None:
                     print(f"  {cell[0]} {cell[1]} seed {cell[2]}: {status}", flush=True)
             if time.time() - last_report > 60:
                 last_report = time.time()
-                parts = [f"{c[0]}/{c[1]}/s{c[2]} {max(progress_of(cell_dir(args.work, *c)), 0) // 1000}k" for c in running]
+                parts = [
+                    f"{c[0]}/{c[1]}/s{c[2]} {max(progress_of(cell_dir(args.work, *c)), 0) // 1000}k" for c in running
+                ]
                 print(f"[{time.strftime('%H:%M:%S')}] running: {', '.join(parts)}; queued: {len(todo)}", flush=True)
             time.sleep(2)
     except KeyboardInterrupt:
         print("interrupted: stopping the running cells (each checkpoints first)", flush=True)
-    for cell, proc in running.items():  # out of time: stop cleanly, each run checkpoints on SIGTERM
+    for proc in running.values():  # out of time: stop cleanly, each run checkpoints on SIGTERM
         proc.send_signal(signal.SIGTERM)
     for cell, proc in running.items():
         proc.wait()
@@ -114,9 +118,7 @@ def aggregate(args: argparse.Namespace) -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for env in args.envs:
-        reached = [
-            r[-1]["timesteps"] if r else 0 for (e, _, _), r in data.items() if e == env
-        ]
+        reached = [r[-1]["timesteps"] if r else 0 for (e, _, _), r in data.items() if e == env]
         horizon = min(reached) if reached else 0
 
         def at(arm: str, key: str, env: str = env, horizon: float = horizon) -> np.ndarray:
