@@ -63,3 +63,10 @@ def test_a_store_from_a_newer_schema_is_refused(tmp_path):
 def test_opening_a_missing_store_for_resume_fails(tmp_path):
     with pytest.raises(StoreError, match="no label store"):
         LabelStore(tmp_path / "nope.sqlite", create=False)
+
+
+def test_items_added_together_get_distinct_ids_in_order(tmp_path):
+    store = LabelStore(tmp_path / "s.sqlite")
+    ids = store.add_items("segment", [b"a", b"b", b"c"])
+    assert len(set(ids)) == 3
+    assert [store.item(i) for i in ids] == [b"a", b"b", b"c"]

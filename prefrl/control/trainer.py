@@ -172,9 +172,9 @@ class Trainer:
         self.buffer = SegmentBuffer(c.buffer_size)
         self.cutter = SegmentCutter(1, self.seg_len)
         self.segments: dict[int, Segment] = {}  # labelled items, by store id
+        self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
         self.wall_offset = 0.0
-        self.last_accuracy = float("nan")
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction)
             self.teacher = make_teacher(c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon)
@@ -229,12 +229,13 @@ class Trainer:
         returns = self.ensemble.member_returns(items, mask) if fitted else np.zeros((1, len(candidates)))
         strategy = self.config.selection if fitted else "random"
         rows = select_pairs(strategy, returns, n, self.rng, self.config.candidate_factor)
-        ids: dict[int, int] = {}
-        for r in np.unique(rows):
-            seg = candidates[r]
-            ids[int(r)] = self.store.add_item("segment", seg.to_bytes())
-            self.segments[ids[int(r)]] = seg
-        query_ids = self.store.add_queries([(ids[int(a)], ids[int(b)]) for a, b in rows])
+        new = [candidates[r] for r in np.unique(rows) if id(candidates[r]) not in self._stored]
+        for seg, item_id in zip(new, self.store.add_items("segment", [s.to_bytes() for s in new])):
+            self._stored[id(seg)] = item_id
+            self.segments[item_id] = seg
+        query_ids = self.store.add_queries(
+            [(self._stored[id(candidates[a])], self._stored[id(candidates[b])]) for a, b in rows]
+        )
         for q, (a, b) in zip(query_ids, rows):
             choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
             self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")

@@ -95,13 +95,20 @@ class LabelStore:
         self._db.close()
 
     # items -----------------------------------------------------------------------------------------------------
-    def add_item(self, kind: str, payload: bytes) -> int:
-        """Store an item (a segment, a completion, ...) as an opaque blob; returns its id."""
+    def add_items(self, kind: str, payloads: list[bytes]) -> list[int]:
+        """Store items (segments, completions, ...) as opaque blobs in one transaction; returns their ids."""
+        now = time.time()
+        ids = []
         with self._transaction():
-            cur = self._db.execute(
-                "INSERT INTO items (kind, created_at, payload) VALUES (?, ?, ?)", (kind, time.time(), payload)
-            )
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+            for payload in payloads:
+                cur = self._db.execute(
+                    "INSERT INTO items (kind, created_at, payload) VALUES (?, ?, ?)", (kind, now, payload)
+                )
+                ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
+        return ids
+
+    def add_item(self, kind: str, payload: bytes) -> int:
+        return self.add_items(kind, [payload])[0]
 
     def item(self, item_id: int) -> bytes:
         row = self._db.execute("SELECT payload FROM items WHERE id = ?", (item_id,)).fetchone()
