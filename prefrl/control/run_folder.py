@@ -75,9 +75,16 @@ def append_metrics(folder: Path, row: dict[str, Any]) -> None:
         writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore")
         if new:
             writer.writeheader()
-        writer.writerow({k: int(v) if k in _INT_FIELDS and v != "" and not np.isnan(v) else v for k, v in row.items()})
+        writer.writerow({k: _cell(k, v) for k, v in row.items()})
         f.flush()
         os.fsync(f.fileno())
+
+
+def _cell(key: str, value: Any) -> Any:
+    """NaN (no value, e.g. no reward model in a true-reward run) is written as an empty cell; counts as integers."""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    return int(value) if key in _INT_FIELDS else value
 
 
 def read_metrics(folder: Path) -> list[dict[str, float]]:
@@ -95,4 +102,4 @@ def truncate_metrics(folder: Path, max_timesteps: int) -> None:
     if path.exists():
         path.unlink()
     for r in rows:
-        append_metrics(folder, {k: ("" if isinstance(v, float) and np.isnan(v) else v) for k, v in r.items()})
+        append_metrics(folder, r)

@@ -6,7 +6,6 @@ One `Trainer` drives stable-baselines3 through its public API and a callback; PP
 from __future__ import annotations
 
 import difflib
-import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -34,6 +33,7 @@ from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
 from prefrl.core.teachers import make_teacher
 from prefrl.errors import PrefrlError
+from prefrl.plots import plot_learning_curve
 
 
 @dataclass
@@ -219,7 +219,7 @@ class Trainer:
             obs = env.reset()[0] if done else next_obs
         env.close()
 
-    def _query(self, n: int) -> None:
+    def query(self, n: int) -> None:
         """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model."""
         candidates = self.buffer.recent()
         if len(candidates) < 2:
@@ -290,7 +290,7 @@ class Trainer:
             if self.learned:
                 self.store.set_state("trainer", "collecting initial labels")
                 self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
-                self._query(self.schedule.initial)
+                self.query(self.schedule.initial)
             model = PPO(
                 "MlpPolicy",
                 venv,
@@ -366,7 +366,7 @@ class _LoopCallback(BaseCallback):
             owed = self.t.schedule.due(self.num_timesteps) - asked
             batch = self.t.config.query_batch or max(1, self.t.config.labels // 50)
             if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):
-                self.t._query(owed)
+                self.t.query(owed)
             self.logger.record("prefrl/labels", asked + max(owed, 0))
         if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
             self.evaluate(self.model, self.num_timesteps)
@@ -395,17 +395,13 @@ class _LoopCallback(BaseCallback):
             "pretrain_steps": self.t.pretrain_steps,
             "wall_time": self.t.wall_offset + time.time() - self.start,
         }
-        rf.append_metrics(
-            self.t.out, {k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-        )
+        rf.append_metrics(self.t.out, row)
         self.last_row = row
         if getattr(self, "model", None) is not None:  # evaluations before learn() starts have no SB3 logger yet
             self.logger.record("prefrl/true_return", row["true_return_mean"])
             if self.t.learned:
                 self.logger.record("prefrl/reward_model_accuracy", row["reward_model_accuracy"])
         self.bar.set_postfix(labels=row["labels"], ret=f"{row['true_return_mean']:.0f}")
-        from prefrl.plots import plot_learning_curve
-
         c = self.t.config
         title = (
             f"{c.env} - " + (f"{c.labels} {c.teacher} labels" if self.t.learned else "true reward") + f", seed {c.seed}"
