@@ -367,6 +367,7 @@ class _LoopCallback(BaseCallback):
             batch = self.t.config.query_batch or max(1, self.t.config.labels // 50)
             if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):
                 self.t.query(owed)
+                self._show_progress()
             self.logger.record("prefrl/labels", asked + max(owed, 0))
         if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
             self.evaluate(self.model, self.num_timesteps)
@@ -401,13 +402,19 @@ class _LoopCallback(BaseCallback):
             self.logger.record("prefrl/true_return", row["true_return_mean"])
             if self.t.learned:
                 self.logger.record("prefrl/reward_model_accuracy", row["reward_model_accuracy"])
-        self.bar.set_postfix(labels=row["labels"], ret=f"{row['true_return_mean']:.0f}")
+        self._show_progress()
         c = self.t.config
         title = (
             f"{c.env} - " + (f"{c.labels} {c.teacher} labels" if self.t.learned else "true reward") + f", seed {c.seed}"
         )
         plot_learning_curve(rf.read_metrics(self.t.out), self.t.out / rf.CURVE, title)
         self.checkpoint(model)
+
+    def _show_progress(self) -> None:
+        """Labels so far and the latest evaluated true return, beside the timestep bar."""
+        labels = self.t.store.count_queries() if self.t.learned else 0
+        ret = f"{self.last_row['true_return_mean']:.0f}" if self.last_row else "-"
+        self.bar.set_postfix(labels=labels, true_return=ret)
 
     def checkpoint(self, model: PPO) -> None:
         out = self.t.out
