@@ -74,9 +74,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval-freq", type=int, help="evaluate every N steps (default: 20 evaluations per run)")
     p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes (default: %(default)s)")
     p.add_argument(
-        "--alive-bonus",
-        type=float,
-        help="constant added to the learned reward (default: 1 if the env ends episodes when the agent falls, else 0)",
+        "--alive-bonus", type=float, default=0.0, help="constant added to the learned reward per step (default: 0)"
+    )
+    p.add_argument(
+        "--reward-level",
+        choices=["auto", "keep", "zero"],
+        default="auto",
+        help="zero: normalise the learned reward to mean 0 (the paper); keep: keep the level that clips cut short by a "
+        "fall reveal; auto: keep where the env ends episodes early (default: %(default)s)",
     )
     p.add_argument(
         "--ppo",
@@ -129,6 +134,7 @@ def _train(args: argparse.Namespace) -> int:
             eval_freq=args.eval_freq,
             eval_episodes=args.eval_episodes,
             alive_bonus=args.alive_bonus,
+            keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
             device=args.device,
             progress=not args.quiet,
             ppo=ppo,

@@ -83,3 +83,14 @@ def test_incomparable_labels_are_left_out_of_training():
     data = PreferenceDataset.from_comparisons(comps, {10: 0, 11: 1, 12: 2})
     assert data.pairs.tolist() == [[0, 1], [2, 0], [0, 2]]
     assert data.targets.tolist() == [1.0, 0.5, 0.0]
+
+
+def test_kept_level_divides_by_the_std_but_keeps_each_members_mean():
+    ens = RewardEnsemble(4, seed=0)
+    feats = np.random.default_rng(1).normal(size=(2000, 4)).astype(np.float32)
+    ens.update_output_stats(feats)
+    raw = ens.member_rewards(feats)
+    kept = ens.predict(feats, keep_level=True)
+    assert np.allclose(kept, (raw / ens.out_std[:, None]).mean(0).numpy(), atol=1e-5)
+    assert np.isclose(kept.mean(), (ens.out_mean / ens.out_std).mean().item(), atol=1e-4)
+    assert abs(ens.predict(feats).mean()) < 1e-4  # the paper's default zeroes it

@@ -67,9 +67,11 @@ class TrainConfig:
     """Ask once at least this many labels are due (None: 2% of the budget, at least 1); each ask refits."""
     buffer_size: int = 2000
     """Recent segments that queries are drawn from."""
-    alive_bonus: float | None = None
-    """Constant added to the learned reward so early termination is not attractive (None: 1 where the env can
-    terminate early, else 0). It depends on nothing the env reports."""
+    keep_reward_level: bool | None = None
+    """Keep the learned reward's mean level instead of zeroing it (None: where the env ends episodes early). Clips
+    cut short by a fall make the level identifiable, and it is what makes staying alive worth something."""
+    alive_bonus: float = 0.0
+    """Constant added to the learned reward per step (reads nothing from the env)."""
     eval_freq: int | None = None
     """Evaluate every this many steps (None: 20 evaluations per run, at least 4 PPO rollouts apart)."""
     eval_episodes: int = 5
@@ -161,7 +163,7 @@ class Trainer:
         c = config
         probe = make_env(c.env)
         self.seg_len = c.segment_length or segment_length(probe.unwrapped.dt)
-        self.alive_bonus = c.alive_bonus if c.alive_bonus is not None else float(can_terminate_early(probe))
+        self.keep_level = c.keep_reward_level if c.keep_reward_level is not None else can_terminate_early(probe)
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.act_dim = int(np.prod(probe.action_space.shape))
         probe.close()
@@ -185,7 +187,7 @@ class Trainer:
         venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env)])
         venv.seed(self.config.seed)
         if self.learned:
-            venv = LearnedRewardVecEnv(venv, self.ensemble.predict, self._on_env_step, self.alive_bonus)
+            venv = LearnedRewardVecEnv(venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus)
         if self.config.ppo.normalize:
             venv = VecNormalize(venv, gamma=self.config.ppo.gamma)
         return venv
@@ -197,6 +199,9 @@ class Trainer:
         if self.config.ppo.normalize:
             venv = VecNormalize(venv, training=False, norm_reward=False)
         return venv
+
+    def _predicted_reward(self, features: np.ndarray) -> np.ndarray:
+        return self.ensemble.predict(features, keep_level=self.keep_level)
 
     def _on_env_step(self, obs, actions, true_rewards, dones, infos) -> None:  # type: ignore[no-untyped-def]
         self.buffer.extend(self.cutter.add(obs, actions, true_rewards, dones, infos))

@@ -138,8 +138,12 @@ class RewardEnsemble:
         """Unnormalised per-member reward of each step: features (N, D) -> (M, N)."""
         return self._raw(torch.as_tensor(features, dtype=torch.float32, device=self.device))
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
+    def predict(self, features: np.ndarray, keep_level: bool = False) -> np.ndarray:
         """The reward the agent sees: each member normalised to mean 0 / std 1, then averaged. (N, D) -> (N,).
+
+        keep_level=True divides by the std but keeps each member's mean. Bradley-Terry on sums cannot see a constant
+        per-step offset when clips have equal length, but can when they don't (an episode that ended early), and
+        that learned level is what makes staying alive worth something; zeroing it would throw it away.
 
         Called once per environment step, so it runs in numpy on a snapshot of the weights: a handful of tiny
         matmuls cost microseconds, where the same in torch costs a millisecond of dispatch overhead.
@@ -153,7 +157,8 @@ class RewardEnsemble:
             if i < len(layers) - 1:
                 h = np.where(h > 0, h, 0.01 * h)
         raw = h[..., 0]  # (M, N)
-        return ((raw - out_mean[:, None]) / out_std[:, None]).mean(0)
+        shift = 0.0 if keep_level else out_mean[:, None]
+        return ((raw - shift) / out_std[:, None]).mean(0)
 
     def _take_snapshot(self) -> tuple:
         def np_(t: torch.Tensor) -> np.ndarray:
