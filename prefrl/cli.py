@@ -158,7 +158,7 @@ def _train(args: argparse.Namespace) -> int:
     acc = row["reward_model_accuracy"]
     print(
         f"{config.env}, {what}, seed {config.seed}: true return {row['true_return_mean']:.1f} "
-        f"± {row['true_return_std']:.1f} after {row['timesteps']} steps"
+        f"± {row['true_return_std']:.1f} after {int(row['timesteps'])} steps"
         + (f", reward-model accuracy {acc:.2f}" if not math.isnan(acc) else "")
         + f", {row['wall_time']:.0f} s"
     )

@@ -139,3 +139,15 @@ def test_true_reward_baseline_uses_the_same_command(tmp_path):
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert rows[-1]["reward_model_accuracy"] == "" and int(rows[-1]["labels"]) == 0
     assert PPO.load(out / "policy.zip").num_timesteps == 1024
+
+
+def test_resuming_a_finished_run_changes_nothing(resumed_run):
+    out, *_ = resumed_run
+    before = (out / "metrics.csv").read_text()
+    labels = label_rows(out)
+    proc = prefrl("train", "--resume", str(out))
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0, stderr
+    assert "after 6144 steps" in stdout
+    assert (out / "metrics.csv").read_text() == before
+    assert label_rows(out) == labels

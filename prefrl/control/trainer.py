@@ -314,8 +314,12 @@ class Trainer:
             remaining = c.timesteps - model.num_timesteps
             if remaining > 0:
                 model.learn(remaining, callback=callback, reset_num_timesteps=False, tb_log_name="ppo")
-            if callback.last_row is None or callback.last_row["timesteps"] < model.num_timesteps:
-                callback.evaluate(model, model.num_timesteps)
+            if callback.last_row is None:  # nothing left to train: report the run's last evaluation, or make one
+                rows = rf.read_metrics(self.out)
+                if rows and rows[-1]["timesteps"] >= model.num_timesteps:
+                    callback.last_row = rows[-1]
+                else:
+                    callback.evaluate(model, model.num_timesteps)
         except KeyboardInterrupt:
             callback.checkpoint(model)
             raise
