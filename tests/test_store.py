@@ -8,7 +8,7 @@ from prefrl.core.store import LabelStore, StoreError
 
 def make_store(path):
     store = LabelStore(path)
-    a, b, c = (store.add_item("segment", bytes([i])) for i in range(3))
+    a, b, c = store.add_items("segment", [bytes([i]) for i in range(3)])
     return store, (a, b, c)
 
 

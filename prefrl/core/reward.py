@@ -247,10 +247,10 @@ class RewardEnsemble:
             self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             self.optimizer.step()
-            self._snapshot = None
             if (step + 1) % c.l2_check_every == 0 or step == steps - 1:
                 history.append(self._adapt_l2(items_t, mask_t, pairs, targets, val))
         self.fits += 1
+        self._snapshot = None  # the weights changed: predict() takes a fresh numpy copy next time
         return self._report(items_t, mask_t, pairs, targets, val, steps, history)
 
     @torch.no_grad()

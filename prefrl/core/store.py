@@ -107,9 +107,6 @@ class LabelStore:
                 ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
         return ids
 
-    def add_item(self, kind: str, payload: bytes) -> int:
-        return self.add_items(kind, [payload])[0]
-
     def item(self, item_id: int) -> bytes:
         row = self._db.execute("SELECT payload FROM items WHERE id = ?", (item_id,)).fetchone()
         if row is None:
