@@ -94,3 +94,16 @@ def test_kept_level_divides_by_the_std_but_keeps_each_members_mean():
     assert np.allclose(kept, (raw / ens.out_std[:, None]).mean(0).numpy(), atol=1e-5)
     assert np.isclose(kept.mean(), (ens.out_mean / ens.out_std).mean().item(), atol=1e-4)
     assert abs(ens.predict(feats).mean()) < 1e-4  # the paper's default zeroes it
+
+
+def test_refreshing_input_statistics_leaves_the_learned_function_unchanged():
+    """Refits restandardise inputs as behaviour drifts; the reward the agent optimises must not jump when they do."""
+    items, mask, data, _ = linear_task(200, 300, seed=0)
+    ens = RewardEnsemble(items.shape[2], RewardConfig(initial_epochs=5), seed=0)
+    ens.fit(items, mask, data)
+    probe = np.random.default_rng(3).normal(size=(50, items.shape[2])).astype(np.float32)
+    before = ens.member_rewards(probe).numpy()
+    drifted = np.random.default_rng(4).normal(loc=2.0, scale=3.0, size=(500, items.shape[2])).astype(np.float32)
+    ens.set_input_stats(drifted)
+    assert np.allclose(ens.in_mean.numpy(), drifted.mean(0), atol=1e-5)
+    np.testing.assert_allclose(ens.member_rewards(probe).numpy(), before, rtol=1e-4, atol=1e-4)

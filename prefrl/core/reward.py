@@ -184,11 +184,20 @@ class RewardEnsemble:
         return self._returns(items_t, mask_t, rows).cpu().numpy()
 
     # normalisation --------------------------------------------------------------------------------------------
+    @torch.no_grad()
     def set_input_stats(self, features: np.ndarray) -> None:
-        """Standardise inputs with these steps' statistics (refreshed before each fit as behaviour drifts)."""
+        """Standardise inputs with these steps' statistics (refreshed before each fit as behaviour drifts).
+
+        The first layer is rescaled so the function the ensemble computes does not change: a refit then starts
+        from the reward the agent was just optimising instead of a distorted one, and a few epochs suffice.
+        """
         f = torch.as_tensor(features, dtype=torch.float32, device=self.device)
-        self.in_mean = f.mean(0)
-        self.in_std = f.std(0, unbiased=False).clamp_min(1e-3)
+        mean, std = f.mean(0), f.std(0, unbiased=False).clamp_min(1e-3)
+        w, b = self.net.weights[0], self.net.biases[0]  # (M, D, H), (M, 1, H)
+        # W'(x - m')/s' + b' == W(x - m)/s + b  for all x
+        b += (((mean - self.in_mean) / self.in_std) @ w).unsqueeze(1)
+        w *= (std / self.in_std)[None, :, None]
+        self.in_mean, self.in_std = mean, std
         self._snapshot = None
 
     @torch.no_grad()
