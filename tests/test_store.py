@@ -1,4 +1,5 @@
 import sqlite3
+import time
 
 import pytest
 
@@ -70,3 +71,75 @@ def test_items_added_together_get_distinct_ids_in_order(tmp_path):
     ids = store.add_items("segment", [b"a", b"b", b"c"])
     assert len(set(ids)) == 3
     assert [store.item(i) for i in ids] == [b"a", b"b", b"c"]
+
+
+def _store_with_queries(tmp_path, n):
+    store = LabelStore(tmp_path / "labels.sqlite")
+    ids = store.add_items("segment", [b"x"] * (n + 1))
+    qs = store.add_queries([(ids[i], ids[i + 1]) for i in range(n)])
+    return store, qs
+
+
+def test_a_claimed_query_goes_to_no_other_window_until_its_lease_runs_out(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 2)
+    other = LabelStore(tmp_path / "labels.sqlite")
+    assert store.claim("ann", lease_s=60)[0] == qs[0]
+    assert other.claim("bob", lease_s=0.05)[0] == qs[1]
+    assert store.claim("ann") is None  # everything is held
+    time.sleep(0.1)
+    assert store.claim("ann")[0] == qs[1]  # bob's lease expired: his window is presumed dead
+
+
+def test_released_claims_return_to_the_queue(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 1)
+    store.claim("ann")
+    assert store.count_available("bob") == 0
+    store.release("ann", [qs[0]])
+    assert store.claim("bob")[0] == qs[0]
+
+
+def test_undo_withdraws_the_latest_label_keeps_a_record_and_hands_the_query_back(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 2)
+    store.answer(qs[0], Choice.LEFT, annotator="ann")
+    store.answer(qs[1], Choice.EQUAL, annotator="ann")
+    assert store.undo_last("ann")[0] == qs[1]
+    assert [c.choice for c in store.comparisons()] == [Choice.LEFT]
+    assert store.count_labels() == 1
+    rows = store.labels("ann")
+    assert len(rows) == 2 and rows[1]["undone_at"] is not None
+    assert store.count_available("bob") == 0  # the undone query is held for ann, who will answer it again
+    store.answer(qs[1], Choice.RIGHT, annotator="ann")
+    assert [c.choice for c in store.comparisons()] == [Choice.LEFT, Choice.RIGHT]
+
+
+def test_a_label_records_when_its_pair_was_shown(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 1)
+    store.mark_shown(qs[0])
+    store.answer(qs[0], Choice.LEFT, annotator="ann")
+    row = store.labels()[0]
+    assert row["shown_at"] is not None and row["shown_at"] <= row["created_at"]
+
+
+def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_labels(tmp_path):
+    path = tmp_path / "labels.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE items (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, created_at REAL NOT NULL, payload BLOB NOT NULL);
+        CREATE TABLE queries (id INTEGER PRIMARY KEY, item_a INTEGER NOT NULL, item_b INTEGER NOT NULL,
+            created_at REAL NOT NULL, status TEXT NOT NULL DEFAULT 'pending', claimed_by TEXT, lease_until REAL);
+        CREATE TABLE labels (id INTEGER PRIMARY KEY, query_id INTEGER NOT NULL, item_a INTEGER NOT NULL,
+            item_b INTEGER NOT NULL, choice TEXT NOT NULL, annotator TEXT NOT NULL, created_at REAL NOT NULL);
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('app', 'prefrl'), ('schema_version', '1');
+        INSERT INTO items VALUES (1, 'segment', 0, x'00'), (2, 'segment', 0, x'00');
+        INSERT INTO queries VALUES (1, 1, 2, 0, 'answered', NULL, NULL);
+        INSERT INTO labels VALUES (1, 1, 1, 2, 'left', 'oracle', 0);
+        """
+    )
+    db.commit()
+    db.close()
+    store = LabelStore(path, create=False)
+    assert [c.choice for c in store.comparisons()] == [Choice.LEFT]
+    assert store.labels()[0]["undone_at"] is None

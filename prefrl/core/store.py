@@ -15,7 +15,7 @@ from prefrl.core.comparisons import Choice, Comparison
 from prefrl.errors import PrefrlError
 
 APP = "prefrl"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS queries (
     created_at REAL NOT NULL,
     status TEXT NOT NULL DEFAULT 'pending',   -- pending | answered | skipped
     claimed_by TEXT,
-    lease_until REAL
+    lease_until REAL,
+    shown_at REAL                             -- when a labelling window first put it on screen
 );
 CREATE TABLE IF NOT EXISTS labels (
     id INTEGER PRIMARY KEY,
@@ -41,7 +42,9 @@ CREATE TABLE IF NOT EXISTS labels (
     item_b INTEGER NOT NULL,
     choice TEXT NOT NULL,
     annotator TEXT NOT NULL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    shown_at REAL,
+    undone_at REAL                            -- set by undo (the row is kept as a record)
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -87,6 +90,12 @@ class LabelStore:
             raise StoreError(
                 f"{self.path} was written by a newer prefrl (schema {version} > {SCHEMA_VERSION}); upgrade prefrl"
             )
+        if version == 1:  # v2 added the times a pair was shown and labels that were undone
+            with self._transaction():
+                self._db.execute("ALTER TABLE queries ADD COLUMN shown_at REAL")
+                self._db.execute("ALTER TABLE labels ADD COLUMN shown_at REAL")
+                self._db.execute("ALTER TABLE labels ADD COLUMN undone_at REAL")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
@@ -139,25 +148,124 @@ class LabelStore:
         return [(int(q), int(a), int(b)) for q, a, b in rows]
 
     def answer(self, query_id: int, choice: Choice | None, annotator: str) -> None:
-        """Record a teacher's answer; `None` means the teacher skipped the query (no label, query closed)."""
+        """Record a teacher's answer; `None` means the teacher skipped the query (no label, query closed).
+
+        The label is on disk when this returns (one transaction, synchronous=FULL)."""
         with self._transaction():
-            row = self._db.execute("SELECT item_a, item_b FROM queries WHERE id = ?", (query_id,)).fetchone()
+            row = self._db.execute("SELECT item_a, item_b, shown_at FROM queries WHERE id = ?", (query_id,)).fetchone()
             if row is None:
                 raise StoreError(f"query {query_id} does not exist in {self.path}")
             if choice is None:
-                self._db.execute("UPDATE queries SET status = 'skipped' WHERE id = ?", (query_id,))
+                self._db.execute("UPDATE queries SET status = 'skipped', claimed_by = NULL WHERE id = ?", (query_id,))
                 return
             self._db.execute(
-                "INSERT INTO labels (query_id, item_a, item_b, choice, annotator, created_at) VALUES (?,?,?,?,?,?)",
-                (query_id, row[0], row[1], Choice(choice).value, annotator, time.time()),
+                "INSERT INTO labels (query_id, item_a, item_b, choice, annotator, created_at, shown_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (query_id, row[0], row[1], Choice(choice).value, annotator, time.time(), row[2]),
             )
             self._db.execute("UPDATE queries SET status = 'answered' WHERE id = ?", (query_id,))
+
+    # several labelling windows on one run ----------------------------------------------------------------------
+    def claim(self, annotator: str, lease_s: float = 60.0) -> tuple[int, int, int] | None:
+        """Take the oldest pending query nobody holds (or whose holder's lease ran out): (id, item a, item b).
+
+        BEGIN IMMEDIATE makes the read and the claim one step, so two windows never get the same query.
+        """
+        now = time.time()
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT id, item_a, item_b FROM queries WHERE status = 'pending'"
+                " AND (claimed_by IS NULL OR lease_until < ?) ORDER BY id LIMIT 1",
+                (now,),
+            ).fetchone()
+            if row is None:
+                return None
+            self._db.execute(
+                "UPDATE queries SET claimed_by = ?, lease_until = ? WHERE id = ?", (annotator, now + lease_s, row[0])
+            )
+        return int(row[0]), int(row[1]), int(row[2])
+
+    def renew(self, annotator: str, query_ids: list[int], lease_s: float = 60.0) -> None:
+        """Extend this annotator's leases (a live window calls this every few seconds)."""
+        if not query_ids:
+            return
+        marks = ",".join("?" * len(query_ids))
+        with self._transaction():
+            self._db.execute(
+                f"UPDATE queries SET lease_until = ? WHERE claimed_by = ? AND status = 'pending' AND id IN ({marks})",
+                (time.time() + lease_s, annotator, *query_ids),
+            )
+
+    def release(self, annotator: str, query_ids: list[int]) -> None:
+        """Hand unanswered claims back (a window closing cleanly)."""
+        if not query_ids:
+            return
+        marks = ",".join("?" * len(query_ids))
+        with self._transaction():
+            self._db.execute(
+                f"UPDATE queries SET claimed_by = NULL, lease_until = NULL"
+                f" WHERE claimed_by = ? AND status = 'pending' AND id IN ({marks})",
+                (annotator, *query_ids),
+            )
+
+    def mark_shown(self, query_id: int) -> None:
+        """Note when a query first went on screen (time to label = label time - shown time)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE queries SET shown_at = COALESCE(shown_at, ?) WHERE id = ?", (time.time(), query_id)
+            )
+
+    def undo_last(self, annotator: str, lease_s: float = 60.0) -> tuple[int, int, int] | None:
+        """Withdraw this annotator's latest label; its query goes back to pending, held by the same annotator.
+
+        The label row is kept with `undone_at` set, so nothing a person did is ever erased.
+        """
+        now = time.time()
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT id, query_id, item_a, item_b FROM labels WHERE annotator = ? AND undone_at IS NULL"
+                " ORDER BY id DESC LIMIT 1",
+                (annotator,),
+            ).fetchone()
+            if row is None:
+                return None
+            label_id, qid, a, b = row
+            self._db.execute("UPDATE labels SET undone_at = ? WHERE id = ?", (now, label_id))
+            self._db.execute(
+                "UPDATE queries SET status = 'pending', claimed_by = ?, lease_until = ? WHERE id = ?",
+                (annotator, now + lease_s, qid),
+            )
+        return int(qid), int(a), int(b)
+
+    def labels(self, annotator: str | None = None) -> list[dict[str, object]]:
+        """Every label row, undone ones included, oldest first (for audits and tests)."""
+        sql = "SELECT id, query_id, item_a, item_b, choice, annotator, created_at, shown_at, undone_at FROM labels"
+        rows = self._db.execute(
+            sql + (" WHERE annotator = ?" if annotator else "") + " ORDER BY id", (annotator,) if annotator else ()
+        )
+        keys = ["id", "query_id", "item_a", "item_b", "choice", "annotator", "created_at", "shown_at", "undone_at"]
+        return [dict(zip(keys, r)) for r in rows]
+
+    def count_labels(self) -> int:
+        """Queries answered with a label that stands (undone labels don't count)."""
+        return int(
+            self._db.execute("SELECT COUNT(DISTINCT query_id) FROM labels WHERE undone_at IS NULL").fetchone()[0]
+        )
+
+    def count_available(self, annotator: str | None = None) -> int:
+        """Pending queries a window could take now (unclaimed, expired, or already held by this annotator)."""
+        row = self._db.execute(
+            "SELECT COUNT(*) FROM queries WHERE status = 'pending'"
+            " AND (claimed_by IS NULL OR lease_until < ? OR claimed_by = ?)",
+            (time.time(), annotator or ""),
+        ).fetchone()
+        return int(row[0])
 
     def comparisons(self) -> list[Comparison]:
         """Every label given, in the order given (the latest label of a query wins)."""
         rows = self._db.execute(
-            "SELECT item_a, item_b, choice FROM labels WHERE id IN (SELECT MAX(id) FROM labels GROUP BY query_id)"
-            " ORDER BY id"
+            "SELECT item_a, item_b, choice FROM labels WHERE id IN"
+            " (SELECT MAX(id) FROM labels WHERE undone_at IS NULL GROUP BY query_id) ORDER BY id"
         )
         return [Comparison(int(a), int(b), Choice(c)) for a, b, c in rows]
 

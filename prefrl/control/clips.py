@@ -1,0 +1,258 @@
+"""Clips: segments re-rendered offscreen from their saved MuJoCo state, written as mp4 + JSON for people to judge.
+
+Rendering is software (llvmpipe) on most machines, so the scene is made cheap (small shadow map, no shadows or
+reflections, no multisampling) and each worker process keeps one long-lived `mujoco.Renderer`: freeing one renderer
+while another is in use in the same process makes the live one return black frames (../shared/PLATFORM.md).
+
+Nothing here imports mujoco at module level: MUJOCO_GL must be chosen before mujoco is first imported.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prefrl.errors import PrefrlError
+
+_EGL_LIBS = ("libEGL.so.1", "libOpenGL.so.0")
+_OSMESA_LIBS = ("libOSMesa.so.8", "libOSMesa.so.6", "libOSMesa.so")
+GL_HINT = (
+    "offscreen rendering needs EGL (apt-get install libegl1 libopengl0 libgl1-mesa-dri) "
+    "or OSMesa (apt-get install libosmesa6)"
+)
+
+
+@dataclass
+class ClipConfig:
+    """How clips look. Defaults: 256x256, real time up to 60 frames/s, a camera that follows the agent."""
+
+    width: int = 256
+    height: int = 256
+    fps: float | None = None
+    """Frames per second of the clip (None: real time, skipping simulation steps to stay at or under 60)."""
+    camera: str | None = None
+    """A camera named in the model (None: 'track' where the model has it, else a camera tracking the root body)."""
+
+
+def _loadable(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return name
+        except OSError:
+            continue
+    return None
+
+
+def choose_gl_backend() -> str:
+    """Set MUJOCO_GL (egl, else osmesa) unless the user already did; name the missing libraries when neither loads."""
+    chosen = os.environ.get("MUJOCO_GL")
+    if chosen:
+        return chosen
+    if all(_loadable((lib,)) for lib in _EGL_LIBS):
+        backend = "egl"
+    elif _loadable(_OSMESA_LIBS):
+        backend = "osmesa"
+    else:
+        missing = [lib for lib in _EGL_LIBS if not _loadable((lib,))]
+        raise PrefrlError(f"cannot render clips: {', '.join(missing)} not found; {GL_HINT}")
+    os.environ["MUJOCO_GL"] = backend
+    if backend == "osmesa":
+        os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
+    return backend
+
+
+def frame_stride(dt: float, fps: float | None, max_fps: float = 60.0) -> int:
+    """Simulation steps per frame: real time at `fps` (or at most max_fps when None)."""
+    target = fps or min(1.0 / dt, max_fps)
+    return max(1, round(1.0 / (dt * target)))
+
+
+class SegmentRenderer:
+    """One env's model, its own MjData and one renderer, kept for the life of the process."""
+
+    def __init__(self, env_id: str, config: ClipConfig | None = None) -> None:
+        import gymnasium as gym
+        import mujoco
+
+        self.env_id = env_id
+        self.config = c = config or ClipConfig()
+        env = gym.make(env_id)
+        self.dt = float(env.unwrapped.dt)
+        self.model = env.unwrapped.model
+        self.data = mujoco.MjData(self.model)
+        self._mj = mujoco
+        vis = self.model.vis
+        vis.quality.shadowsize = 512
+        vis.quality.offsamples = 0
+        vis.global_.offwidth = max(vis.global_.offwidth, c.width)
+        vis.global_.offheight = max(vis.global_.offheight, c.height)
+        self.renderer = mujoco.Renderer(self.model, c.height, c.width)
+        self.renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        self.renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        names = [self.model.camera(i).name for i in range(self.model.ncam)]
+        if c.camera is not None and c.camera not in names:
+            raise PrefrlError(f"{env_id} has no camera {c.camera!r}; choose one of {names or ['(none)']}")
+        self.camera_name = c.camera or ("track" if "track" in names else "tracking root body")
+        if self.camera_name in names:
+            self.camera: Any = self.camera_name
+        else:
+            cam = mujoco.MjvCamera()
+            cam.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+            cam.trackbodyid = 1
+            cam.distance = float(self.model.stat.extent) * 2.0
+            cam.elevation = -15.0
+            self.camera = cam
+        self.stride = frame_stride(self.dt, c.fps)
+        self.fps = 1.0 / (self.dt * self.stride)
+
+    def render(self, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+        """Frames (F, H, W, 3) uint8 of the states (T, nq), (T, nv), every `stride`-th step."""
+        mj = self._mj
+        frames = []
+        for t in range(0, len(qpos), self.stride):
+            self.data.qpos[:] = qpos[t]
+            self.data.qvel[:] = qvel[t]
+            mj.mj_forward(self.model, self.data)
+            self.renderer.update_scene(self.data, camera=self.camera)
+            frames.append(self.renderer.render())
+        return np.stack(frames)
+
+    def metadata(self, run: str, segment_id: int, steps: int, frames: int) -> dict[str, Any]:
+        return {
+            "env": self.env_id,
+            "run": run,
+            "segment_id": segment_id,
+            "steps": steps,
+            "frames": frames,
+            "fps": self.fps,
+            "width": self.config.width,
+            "height": self.config.height,
+            "camera": self.camera_name,
+            "rendered_at": time.time(),
+        }
+
+
+def clip_path(clips_dir: str | Path, run: str, segment_id: int) -> Path:
+    """clips/<run-name>/<segment-id>.mp4"""
+    return Path(clips_dir) / run / f"{segment_id}.mp4"
+
+
+def write_clip(path: Path, frames: np.ndarray, fps: float, metadata: dict[str, Any]) -> None:
+    """mp4 (H.264) and its JSON, each written to a temporary name and renamed, so a reader never sees half a clip."""
+    import imageio.v2 as imageio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.mp4")
+    with imageio.get_writer(
+        tmp, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
+        ffmpeg_params=["-preset", "ultrafast", "-tune", "zerolatency"],
+    ) as w:
+        for frame in frames:
+            w.append_data(frame)
+    meta_tmp = path.with_suffix(".json.tmp")
+    meta_tmp.write_text(json.dumps(metadata, indent=1))
+    meta_tmp.replace(path.with_suffix(".json"))
+    tmp.replace(path)
+
+
+def read_clip(path: Path) -> tuple[np.ndarray, float]:
+    """Frames (F, H, W, 3) and fps of a clip; raises OSError/ValueError when the file is missing or unreadable."""
+    import imageio.v2 as imageio
+
+    meta_path = path.with_suffix(".json")
+    fps = float(json.loads(meta_path.read_text())["fps"]) if meta_path.exists() else None
+    with imageio.get_reader(path, format="ffmpeg") as r:  # type: ignore[arg-type]
+        frames = np.stack(list(r.iter_data()))
+        fps = fps or float(r.get_meta_data().get("fps", 30.0))
+    return frames, fps
+
+
+# a pool of render workers ---------------------------------------------------------------------------------------
+_WORKER: SegmentRenderer | None = None
+
+
+def _init_worker(env_id: str, config: dict[str, Any]) -> None:
+    global _WORKER
+    _WORKER = SegmentRenderer(env_id, ClipConfig(**config))
+
+
+def _render_to_file(payload: bytes, path: str, run: str, segment_id: int) -> str:
+    from prefrl.control.segments import Segment
+
+    assert _WORKER is not None
+    seg = Segment.from_bytes(payload)
+    frames = _WORKER.render(seg.qpos, seg.qvel)
+    write_clip(Path(path), frames, _WORKER.fps, _WORKER.metadata(run, segment_id, len(seg), len(frames)))
+    return path
+
+
+def _probe() -> tuple[int, int, int]:
+    assert _WORKER is not None
+    return _WORKER.render(_WORKER.data.qpos[None].copy(), _WORKER.data.qvel[None].copy()).shape[1:]
+
+
+class RenderPool:
+    """Worker processes, each owning one renderer, turning stored segments into clip files ahead of the person."""
+
+    def __init__(self, env_id: str, clips_dir: str | Path, run: str, config: ClipConfig | None = None,
+                 workers: int = 2) -> None:
+        self.env_id, self.clips_dir, self.run = env_id, Path(clips_dir), run
+        self.config = config or ClipConfig()
+        self.workers = workers
+        self._pending: dict[int, Future[str]] = {}
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        """Start the workers and render one frame; fall back from egl to osmesa when egl cannot make a context."""
+        backend = choose_gl_backend()
+        errors = []
+        for attempt in [backend] + (["osmesa"] if backend == "egl" and _loadable(_OSMESA_LIBS) else []):
+            os.environ["MUJOCO_GL"] = attempt
+            pool = ProcessPoolExecutor(
+                self.workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                initargs=(self.env_id, asdict(self.config)),
+            )
+            try:
+                pool.submit(_probe).result(timeout=120)
+                return pool
+            except PrefrlError:
+                pool.shutdown(cancel_futures=True)
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken GL stack surfaces as many exception types
+                errors.append(f"{attempt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+                pool.shutdown(cancel_futures=True)
+        raise PrefrlError(f"cannot render clips ({'; '.join(errors)}); {GL_HINT}")
+
+    def path(self, segment_id: int) -> Path:
+        return clip_path(self.clips_dir, self.run, segment_id)
+
+    def submit(self, segment_id: int, payload: bytes, force: bool = False) -> Future[str] | None:
+        """Render a segment unless its clip exists (or is being rendered); returns the future, if any."""
+        if segment_id in self._pending and not self._pending[segment_id].done():
+            return self._pending[segment_id]
+        if self.path(segment_id).exists() and not force:
+            return None
+        fut = self._pool.submit(_render_to_file, payload, str(self.path(segment_id)), self.run, segment_id)
+        self._pending[segment_id] = fut
+        return fut
+
+    def render(self, segments: dict[int, bytes], force: bool = False) -> list[Path]:
+        """Render these segments now (in parallel) and wait; returns their clip paths."""
+        futures = [self.submit(i, p, force=force) for i, p in segments.items()]
+        for f in futures:
+            if f is not None:
+                f.result()
+        return [self.path(i) for i in segments]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)

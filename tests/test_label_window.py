@@ -1,0 +1,114 @@
+"""The labelling window, driven with real key events under SDL's dummy video driver."""
+
+import time
+
+import pygame
+import pytest
+
+from prefrl.core.comparisons import Choice
+from prefrl.core.store import LabelStore
+from prefrl.ui.window import LabelWindow, WindowConfig
+from tests.label_runs import make_label_run
+
+
+def wait_for_pair(window, timeout=90.0):
+    deadline = time.time() + timeout
+    while window.current is None:
+        assert time.time() < deadline, "no pair reached the screen"
+        window.step()
+        time.sleep(0.01)
+    return window.current
+
+
+def press(window, key):
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
+    window.step()
+
+
+@pytest.fixture
+def run(tmp_path):
+    queries = make_label_run(tmp_path / "run", 6)
+    return tmp_path / "run", queries
+
+
+def test_each_key_commits_its_label_before_the_next_pair_and_undo_takes_the_last_one_back(run):
+    folder, queries = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    store = LabelStore(folder / "labels.sqlite", create=False)
+
+    def latest():
+        return [(r["query_id"], r["choice"], r["undone_at"] is None) for r in store.labels()]
+
+    try:
+        expected = []
+        for key, choice in [
+            (pygame.K_LEFT, "left"),
+            (pygame.K_d, "right"),
+            (pygame.K_w, "equal"),
+            (pygame.K_DOWN, "incomparable"),
+        ]:
+            pair = wait_for_pair(window)
+            press(window, key)
+            expected.append((pair.query_id, choice, True))
+            assert latest() == expected  # committed by the time the key was handled
+            assert window.current is None or window.current.query_id != pair.query_id
+        assert [q for q, _, _ in expected] == queries[:4]  # oldest query first
+        shown_next = wait_for_pair(window).query_id
+
+        press(window, pygame.K_u)  # undo: the "can't tell" is withdrawn and its pair comes back first
+        expected[-1] = (queries[3], "incomparable", False)
+        assert latest() == expected
+        assert wait_for_pair(window).query_id == queries[3]
+        press(window, pygame.K_a)
+        expected.append((queries[3], "left", True))
+        assert latest() == expected
+        assert wait_for_pair(window).query_id == shown_next  # the pair undo displaced is shown again
+
+        # what trains: left, right, equal, and the re-given left; "can't tell" is recorded but not trained on
+        assert [c.choice for c in store.comparisons()] == [Choice.LEFT, Choice.RIGHT, Choice.EQUAL, Choice.LEFT]
+        assert all(r["annotator"] == "ann" and r["shown_at"] <= r["created_at"] for r in store.labels())
+    finally:
+        window.close()
+
+
+def test_clicking_a_clip_picks_it_and_escape_quits_handing_claims_back(run):
+    folder, queries = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        pair = wait_for_pair(window)
+        right = window.rects[1].center
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, button=1, pos=right))
+        window.step()
+        store = LabelStore(folder / "labels.sqlite", create=False)
+        assert [(r["query_id"], r["choice"]) for r in store.labels()] == [(pair.query_id, "right")]
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_ESCAPE, mod=0, unicode="", scancode=0))
+        assert window.step() is False
+    finally:
+        window.close()
+    assert store.count_available("someone else") == len(queries) - 1  # nothing stays claimed by a closed window
+
+
+def test_space_pauses_and_plus_minus_change_speed_within_bounds(run):
+    folder, _ = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        wait_for_pair(window)
+        press(window, pygame.K_SPACE)
+        t = window.loop_time
+        time.sleep(0.05)
+        window.step()
+        assert window.loop_time == t
+        for _ in range(6):
+            press(window, pygame.K_EQUALS)
+        assert "speed 4x" in window_state(window)
+        for _ in range(8):
+            press(window, pygame.K_MINUS)
+        assert "speed 0.25x" in window_state(window)
+    finally:
+        window.close()
+
+
+def window_state(window):
+    from prefrl.ui.window import SPEEDS
+
+    return f"speed {SPEEDS[window.speed_index]:g}x"
