@@ -56,7 +56,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="learned: PPO optimises the reward ensemble; true: the env's reward, the baseline (default: %(default)s)",
     )
     p.add_argument(
-        "--teacher", default="perfect", help="synthetic teacher preset: perfect, mistake (default: %(default)s)"
+        "--teacher",
+        default="perfect",
+        help="synthetic teacher preset (perfect, mistake), or human: a person labels in `prefrl label RUN` "
+        "windows while the run trains (default: %(default)s)",
     )
     p.add_argument("--beta", type=float, help="teacher's Boltzmann rationality (default: the preset's; inf = exact)")
     p.add_argument("--epsilon", type=float, help="teacher's mistake probability (default: the preset's)")
@@ -92,6 +95,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="override a PPO setting, e.g. --ppo n_epochs=10 (repeatable)",
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument(
+        "--initial-fraction",
+        type=float,
+        default=0.25,
+        help="share of the label budget asked up front, before PPO starts (default: %(default)s)",
+    )
+    p.add_argument("--clips", type=Path, default=Path("clips"), help="where clips are rendered (default: %(default)s)")
+    p.add_argument("--instruction", help='question shown above the clips (default: "Which one moves forward faster?")')
     p.add_argument("--out", type=Path, help="run folder (default: runs/<env>-<reward>-<labels>-s<seed>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the stopped run in DIR with all its labels")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -107,14 +118,15 @@ def _train(args: argparse.Namespace) -> int:
         out = args.resume
         if not (out / rf.CONFIG).exists():
             raise PrefrlError(f"{out} is not a prefrl run folder (no {rf.CONFIG}); check the path given to --resume")
-        if not (out / rf.POLICY).exists() or not (out / rf.PROGRESS).exists():
-            raise PrefrlError(
-                f"{out} has no checkpoint yet (it stopped before the first); start it again with a new --out"
-            )
         try:
             config = TrainConfig.from_dict(rf.read_json(out / rf.CONFIG))
         except (ValueError, TypeError) as exc:
             raise PrefrlError(f"{out / rf.CONFIG} is not readable ({exc}); restore it or start a new run") from None
+        waiting_for_person = config.teacher == "human" and (out / rf.STORE).exists()
+        if not waiting_for_person and (not (out / rf.POLICY).exists() or not (out / rf.PROGRESS).exists()):
+            raise PrefrlError(
+                f"{out} has no checkpoint yet (it stopped before the first); start it again with a new --out"
+            )
         config = replace(config, progress=not args.quiet, device=args.device)
         check_device(config.device)
         resume = True
@@ -134,6 +146,9 @@ def _train(args: argparse.Namespace) -> int:
             eval_freq=args.eval_freq,
             eval_episodes=args.eval_episodes,
             alive_bonus=args.alive_bonus,
+            initial_fraction=args.initial_fraction,
+            clips_dir=str(args.clips),
+            instruction=args.instruction,
             keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
             device=args.device,
             progress=not args.quiet,
@@ -166,6 +181,148 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dir(path: Path) -> Path:
+    from prefrl.control import run_folder as rf
+
+    if not (path / rf.CONFIG).exists() or not (path / rf.STORE).exists():
+        raise PrefrlError(f"{path} is not a prefrl run folder (it needs {rf.CONFIG} and {rf.STORE}); check the path")
+    return path
+
+
+def _clip_args(p: argparse.ArgumentParser, size: int) -> None:
+    p.add_argument("--size", type=int, default=size, help="clip width and height in pixels (default: %(default)s)")
+    p.add_argument("--fps", type=float, help="clip frame rate (default: real time, at most 60)")
+    p.add_argument("--camera", help="a camera of the model (default: 'track', which follows the agent)")
+
+
+def _clip_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from prefrl.control.clips import ClipConfig
+
+    return ClipConfig(width=args.size, height=args.size, fps=args.fps, camera=args.camera)
+
+
+def _label_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "label",
+        help="label clip pairs of a run in a window (while it trains, or after)",
+        description=(
+            "Open a window that plays two clips of a run's agent side by side and asks which is better. Each "
+            "label is saved to RUN/labels.sqlite before the next pair appears. Several windows (annotators) may "
+            "label one run at once; each query goes to one of them. Works on running, stopped and finished runs."
+        ),
+        epilog=(
+            "keys: left/A left is better, right/D right is better, up/W equally good, down/S can't tell,\n"
+            "      Backspace/U undo, Space pause, -/+ speed, R restart, Esc/Q quit; clicking a clip picks it.\n"
+            "example:\n  prefrl train --env Hopper-v5 --teacher human --labels 300 --out runs/me &\n"
+            "  prefrl label runs/me --annotator alice"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--annotator", default=os.environ.get("USER") or "person", help="your name (default: %(default)s)")
+    p.add_argument("--clip-size", type=int, default=384, help="on-screen size of each clip (default: %(default)s)")
+    p.set_defaults(func=_label)
+
+
+def _label(args: argparse.Namespace) -> int:
+    from prefrl.ui.window import LabelWindow, WindowConfig
+
+    run = _run_dir(args.run)
+    window = LabelWindow(run, args.annotator, WindowConfig(clip_size=args.clip_size))
+    try:
+        window.run()
+    except KeyboardInterrupt:
+        window.close()
+    print(f"{window.given} labels from {args.annotator} in this session, saved in {run / 'labels.sqlite'}")
+    return 0
+
+
+def _render_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "render",
+        help="render clips of a run's stored segments (mp4 + JSON)",
+        description="Render stored segments of a run to <clips>/<run name>/<segment id>.mp4, with a JSON of metadata.",
+    )
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument(
+        "--segments",
+        nargs="+",
+        default=["pending"],
+        help="segment ids, or 'pending' (those in unanswered queries) or 'all' (default: %(default)s)",
+    )
+    p.add_argument("--clips", type=Path, help="clips folder (default: the run's, else ./clips)")
+    p.add_argument("--workers", type=int, default=2, help="render processes (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="render again even where a clip exists")
+    _clip_args(p, 256)
+    p.set_defaults(func=_render)
+
+
+def _render(args: argparse.Namespace) -> int:
+    import time
+
+    from prefrl.control import run_folder as rf
+    from prefrl.control.clips import RenderPool
+    from prefrl.core.store import LabelStore
+
+    run = _run_dir(args.run)
+    store = LabelStore(run / rf.STORE, create=False)
+    if args.segments == ["all"]:
+        ids = [int(r[0]) for r in store._db.execute("SELECT id FROM items WHERE kind = 'segment' ORDER BY id")]
+    elif args.segments == ["pending"]:
+        ids = sorted({i for _, a, b in store.pending_queries() for i in (a, b)})
+    else:
+        try:
+            ids = [int(s) for s in args.segments]
+        except ValueError:
+            raise PrefrlError("--segments takes segment ids, 'pending' or 'all'") from None
+    if not ids:
+        print("nothing to render (no such segments)")
+        return 0
+    payloads = {i: store.item(i) for i in ids}
+    clips = args.clips or Path(store.get_state("clips_dir") or "clips")
+    run_name = store.get_state("run_name") or run.resolve().name
+    env_id = rf.read_json(run / rf.CONFIG)["env"]
+    start = time.time()
+    pool = RenderPool(env_id, clips, run_name, _clip_config(args), workers=args.workers)
+    try:
+        paths = pool.render(payloads, force=args.force)
+    finally:
+        pool.close()
+    for path in paths:
+        print(path)
+    print(f"{len(paths)} clips in {time.time() - start:.1f} s")
+    return 0
+
+
+def _watch_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "watch",
+        help="play a run's current policy in a window, or write it to an mp4",
+        description="Play episodes of the run's latest policy checkpoint (true return shown) so you can see what "
+        "it has learned. With --mp4 it renders headless to a file instead.",
+    )
+    p.add_argument("run", type=Path, help="run folder")
+    p.add_argument("--mp4", type=Path, help="write the episodes to this mp4 instead of opening a window")
+    p.add_argument("--episodes", type=int, default=1, help="episodes to play (default: %(default)s)")
+    p.add_argument("--max-steps", type=int, default=1000, help="steps per episode at most (default: %(default)s)")
+    p.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic policy")
+    p.add_argument("--seed", type=int, default=0)
+    _clip_args(p, 480)
+    p.set_defaults(func=_watch)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from prefrl.control.watch import watch
+
+    run = _run_dir(args.run)
+    returns = watch(run, args.episodes, args.mp4, not args.stochastic, args.seed, _clip_config(args), args.max_steps)
+    print(
+        f"true return per episode: {', '.join(f'{r:.1f}' for r in returns)}"
+        + (f"; written to {args.mp4}" if args.mp4 else "")
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prefrl",
@@ -177,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"prefrl {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub)
+    _label_parser(sub)
+    _render_parser(sub)
+    _watch_parser(sub)
     return parser
 
 
@@ -192,7 +352,12 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("MUJOCO_GL", "egl")
+    from prefrl.control.clips import choose_gl_backend
+
+    try:
+        choose_gl_backend()  # before anything imports mujoco; commands that render report a failure themselves
+    except PrefrlError:
+        pass
     _stop_on_signals()
     args = build_parser().parse_args(argv)
     try:

@@ -2,6 +2,7 @@
 # Creates .venv and installs prefrl into it. torch's CPU build goes in first, so no resolver pulls a CUDA build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/system-deps.sh || echo "could not install the Debian packages for rendering; see scripts/system-deps.sh" >&2
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }

@@ -14,10 +14,10 @@ import time
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
-import pygame  # noqa: E402
+import pygame
 
-from prefrl.ui.pairs import SourceConfig  # noqa: E402
-from prefrl.ui.window import LabelWindow, WindowConfig  # noqa: E402
+from prefrl.ui.pairs import SourceConfig
+from prefrl.ui.window import LabelWindow, WindowConfig
 
 
 def main() -> None:

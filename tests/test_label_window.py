@@ -112,3 +112,29 @@ def window_state(window):
     from prefrl.ui.window import SPEEDS
 
     return f"speed {SPEEDS[window.speed_index]:g}x"
+
+
+def test_an_unreadable_clip_is_rendered_again(run):
+    folder, queries = run
+    clip_dir = folder / "clips" / "run"
+    clip_dir.mkdir(parents=True)
+    (clip_dir / "1.mp4").write_bytes(b"not a video")  # item 1 belongs to the first query
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        pair = wait_for_pair(window)
+        assert pair.query_id == queries[0] and len(pair.frames_a) == 8
+        assert (clip_dir / "1.mp4").stat().st_size > 1000
+    finally:
+        window.close()
+
+
+def test_no_display_gives_a_one_line_error_naming_the_fixes(run, monkeypatch, capsys):
+    from prefrl.cli import main
+
+    folder, _ = run
+    monkeypatch.setenv("SDL_VIDEODRIVER", "x11")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    assert main(["label", str(folder)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prefrl: error: cannot open a window") and "\n" not in err
+    assert "SDL_VIDEODRIVER" in err and "Xvfb" in err

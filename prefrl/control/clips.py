@@ -154,7 +154,11 @@ def write_clip(path: Path, frames: np.ndarray, fps: float, metadata: dict[str, A
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.mp4")
     with imageio.get_writer(
-        tmp, fps=fps, codec="libx264", macro_block_size=1, ffmpeg_log_level="error",
+        tmp,
+        fps=fps,
+        codec="libx264",
+        macro_block_size=1,
+        ffmpeg_log_level="error",
         ffmpeg_params=["-preset", "ultrafast", "-tune", "zerolatency"],
     ) as w:
         for frame in frames:
@@ -204,8 +208,9 @@ def _probe() -> tuple[int, int, int]:
 class RenderPool:
     """Worker processes, each owning one renderer, turning stored segments into clip files ahead of the person."""
 
-    def __init__(self, env_id: str, clips_dir: str | Path, run: str, config: ClipConfig | None = None,
-                 workers: int = 2) -> None:
+    def __init__(
+        self, env_id: str, clips_dir: str | Path, run: str, config: ClipConfig | None = None, workers: int = 2
+    ) -> None:
         self.env_id, self.clips_dir, self.run = env_id, Path(clips_dir), run
         self.config = config or ClipConfig()
         self.workers = workers
@@ -219,7 +224,9 @@ class RenderPool:
         for attempt in [backend] + (["osmesa"] if backend == "egl" and _loadable(_OSMESA_LIBS) else []):
             os.environ["MUJOCO_GL"] = attempt
             pool = ProcessPoolExecutor(
-                self.workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                self.workers,
+                mp_context=get_context("spawn"),
+                initializer=_init_worker,
                 initargs=(self.env_id, asdict(self.config)),
             )
             try:
@@ -228,7 +235,7 @@ class RenderPool:
             except PrefrlError:
                 pool.shutdown(cancel_futures=True)
                 raise
-            except Exception as exc:  # noqa: BLE001 - a broken GL stack surfaces as many exception types
+            except Exception as exc:
                 errors.append(f"{attempt}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
                 pool.shutdown(cancel_futures=True)
         raise PrefrlError(f"cannot render clips ({'; '.join(errors)}); {GL_HINT}")

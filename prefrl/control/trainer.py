@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from prefrl.control import run_folder as rf
+from prefrl.control.clips import RenderPool
 from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
@@ -35,6 +36,8 @@ from prefrl.core.teachers import make_teacher
 from prefrl.errors import PrefrlError
 from prefrl.plots import plot_learning_curve
 
+HUMAN = "human"
+
 
 @dataclass
 class TrainConfig:
@@ -45,7 +48,7 @@ class TrainConfig:
     reward: str = "learned"
     """'learned': PPO optimises the reward ensemble; 'true': the env's reward (the baseline)."""
     teacher: str = "perfect"
-    """Synthetic teacher preset."""
+    """Synthetic teacher preset, or 'human': queries wait in the store for `prefrl label` windows."""
     beta: float | None = None
     """Teacher's Boltzmann rationality (None: the preset's, inf = deterministic)."""
     epsilon: float | None = None
@@ -72,6 +75,12 @@ class TrainConfig:
     cut short by a fall make the level identifiable, and it is what makes staying alive worth something."""
     alive_bonus: float = 0.0
     """Constant added to the learned reward per step (reads nothing from the env)."""
+    clips_dir: str = "clips"
+    """Where clips of queried segments are rendered, as <clips_dir>/<run name>/<segment id>.mp4 (human teacher)."""
+    instruction: str | None = None
+    """The question a labelling window shows above the clips (None: "Which one moves forward faster?")."""
+    render_workers: int = 2
+    """Processes rendering clips for a human teacher, each with one long-lived renderer."""
     eval_freq: int | None = None
     """Evaluate every this many steps (None: 20 evaluations per run, at least 4 PPO rollouts apart)."""
     eval_episodes: int = 5
@@ -129,8 +138,8 @@ def validate(config: TrainConfig) -> None:
     if config.reward == "learned":
         if config.labels <= 0:
             raise PrefrlError("--labels must be positive")
-        if config.teacher not in TEACHERS:
-            raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join(TEACHERS)}")
+        if config.teacher not in TEACHERS and config.teacher != HUMAN:
+            raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}")
         if config.selection not in STRATEGIES:
             raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
         try:
@@ -177,10 +186,19 @@ class Trainer:
         self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
         self.wall_offset = 0.0
+        self.human = self.learned and c.teacher == HUMAN
+        self.render_pool: RenderPool | None = None
+        self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction)
-            self.teacher = make_teacher(c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon)
+            self.teacher = None if self.human else make_teacher(c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon)
             self.ensemble = RewardEnsemble(self.obs_dim + self.act_dim, c.reward_model, seed=c.seed, device=c.device)
+        if self.human:
+            self.store.set_state("budget", str(c.labels))
+            self.store.set_state("clips_dir", str(Path(c.clips_dir).resolve()))
+            self.store.set_state("run_name", self.out.resolve().name)
+            if c.instruction:
+                self.store.set_state("instruction", c.instruction)
 
     # environments ---------------------------------------------------------------------------------------------
     def _train_env(self) -> VecNormalize | VecEnv:
@@ -241,10 +259,53 @@ class Trainer:
         query_ids = self.store.add_queries(
             [(self._stored[id(candidates[a])], self._stored[id(candidates[b])]) for a, b in rows]
         )
+        if self.human:  # a person answers through `prefrl label`; render the clips ahead of them
+            pool = self._render_pool()
+            for seg in {id(candidates[r]): candidates[r] for r in np.unique(rows)}.values():
+                pool.submit(self._stored[id(seg)], seg.to_bytes())
+            return
         for q, (a, b) in zip(query_ids, rows):
             choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
             self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")
         self._refit()
+
+    def _render_pool(self) -> RenderPool:
+        if self.render_pool is None:
+            c = self.config
+            self.render_pool = RenderPool(
+                c.env, Path(c.clips_dir).resolve(), self.out.resolve().name, workers=c.render_workers
+            )
+        return self.render_pool
+
+    def wait_for_initial_labels(self) -> None:
+        """Block (only here, before PPO starts) until a person has answered the up-front queries."""
+        self.store.set_state("trainer", "waiting for labels")
+        wanted = self.schedule.initial
+        answered = self.store.count_queries() - self.store.count_queries("pending")
+        with tqdm(
+            total=wanted,
+            initial=min(answered, wanted),
+            unit="label",
+            disable=not self.config.progress,
+            desc="up-front labels (prefrl label " + str(self.out) + ")",
+        ) as bar:
+            while answered < wanted:
+                time.sleep(0.5)
+                answered = self.store.count_queries() - self.store.count_queries("pending")
+                bar.n = min(answered, wanted)
+                bar.refresh()
+        self._refit()
+
+    def labels_given(self) -> int:
+        """Synthetic runs: queries asked (a skip spends budget too); human runs: labels that stand."""
+        if not self.learned:
+            return 0
+        return self.store.count_labels() if self.human else self.store.count_queries()
+
+    def refit_if_new_labels(self) -> None:
+        """Human runs: labels arrive whenever a person gives them; refit when there are new ones, never wait."""
+        if self.store.count_labels() != self.fitted_on:
+            self._refit()
 
     def _labelled_data(self) -> tuple[np.ndarray, np.ndarray, PreferenceDataset]:
         comparisons = self.store.comparisons()
@@ -257,6 +318,7 @@ class Trainer:
         return items, mask, PreferenceDataset.from_comparisons(comparisons, row_of)
 
     def _refit(self) -> None:
+        self.fitted_on = self.store.count_labels()
         items, mask, data = self._labelled_data()
         if len(data) == 0:
             return
@@ -288,14 +350,22 @@ class Trainer:
         start = time.time()
         venv = self._train_env()
         eval_env = self._eval_env()
-        if self.resume:
+        if self.resume and (self.out / rf.POLICY).exists():
             model = self._restore(venv)
         else:
-            rf.write_json(self.out / rf.CONFIG, asdict(c))
-            if self.learned:
+            if not self.resume:
+                rf.write_json(self.out / rf.CONFIG, asdict(c))
+            if self.learned and self.store.count_queries() == 0:
                 self.store.set_state("trainer", "collecting initial labels")
                 self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
                 self.query(self.schedule.initial)
+            if self.human:
+                try:
+                    self.wait_for_initial_labels()
+                except KeyboardInterrupt:
+                    self.store.set_state("trainer", "stopped")
+                    self._close_pool()
+                    raise
             model = PPO(
                 "MlpPolicy",
                 venv,
@@ -325,10 +395,16 @@ class Trainer:
             raise
         finally:
             callback.close()
+            self._close_pool()
             if self.learned:
                 self.store.set_state("trainer", "finished" if model.num_timesteps >= c.timesteps else "stopped")
         assert callback.last_row is not None
         return callback.last_row
+
+    def _close_pool(self) -> None:
+        if self.render_pool is not None:
+            self.render_pool.close()
+            self.render_pool = None
 
     def _restore(self, venv: VecEnv) -> PPO:
         model = PPO.load(self.out / rf.POLICY, env=venv, device=self.config.device)
@@ -377,6 +453,8 @@ class _LoopCallback(BaseCallback):
             if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):
                 self.t.query(owed)
                 self._show_progress()
+            if self.t.human:
+                self.t.refit_if_new_labels()
             self.logger.record("prefrl/labels", asked + max(owed, 0))
         if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
             self.evaluate(self.model, self.num_timesteps)
@@ -397,7 +475,7 @@ class _LoopCallback(BaseCallback):
         ep_returns = [e["r"] for e in model.ep_info_buffer] if model.ep_info_buffer else []
         row = {
             "timesteps": timesteps,
-            "labels": self.t.store.count_queries() if self.t.learned else 0,
+            "labels": self.t.labels_given(),
             "true_return_mean": float(np.mean(rewards)),
             "true_return_std": float(np.std(rewards)),
             "reward_model_accuracy": self.t.reward_model_accuracy() if self.t.learned else float("nan"),
@@ -421,7 +499,7 @@ class _LoopCallback(BaseCallback):
 
     def _show_progress(self) -> None:
         """Labels so far and the latest evaluated true return, beside the timestep bar."""
-        labels = self.t.store.count_queries() if self.t.learned else 0
+        labels = self.t.labels_given()
         ret = f"{self.last_row['true_return_mean']:.0f}" if self.last_row else "-"
         self.bar.set_postfix(labels=labels, true_return=ret)
 
@@ -439,7 +517,7 @@ class _LoopCallback(BaseCallback):
             out / rf.PROGRESS,
             {
                 "timesteps": int(model.num_timesteps),
-                "labels": self.t.store.count_queries() if self.t.learned else 0,
+                "labels": self.t.labels_given(),
                 "pretrain_steps": self.t.pretrain_steps,
                 "wall_time": self.t.wall_offset + time.time() - self.start,
             },

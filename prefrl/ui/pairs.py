@@ -148,7 +148,7 @@ class PairSource:
                 with self._lock:
                     self._held.add(query[0])
                 self._load(store, query, front=False)
-        except Exception as exc:  # noqa: BLE001 - surfaced in the window's status line instead of dying silently
+        except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             store.close()
@@ -175,7 +175,7 @@ class PairSource:
         if path.exists():
             try:
                 return read_clip(path)
-            except Exception:  # noqa: BLE001 - any decoder failure means: render it again
+            except Exception:
                 self.messages.append(f"clip {path.name} was unreadable; rendering it again")
         try:
             if self._pool is None:
@@ -183,6 +183,6 @@ class PairSource:
             self._pool.render({item: store.item(item)}, force=True)
             self.rendered += 1
             return read_clip(path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.messages.append(f"rendering segment {item} failed: {exc}")
             return None

@@ -21,8 +21,10 @@ from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"
-HELP = "\u2190/A left better   \u2192/D right better   \u2191/W equal   \u2193/S can't tell   U undo   " \
-       "Space pause   -/+ speed   R restart   Q quit"
+HELP = (
+    "Left/A: left better   Right/D: right better   Up/W: equal   Down/S: can't tell   U: undo   "
+    "Space pause   -/+ speed   R restart   Q quit"
+)
 
 
 @dataclass
@@ -284,8 +286,11 @@ class LabelWindow:
         note = self.message or (self.source.messages[-1] if self.source.messages else "")
         if self.source.error:
             note = f"clip loader stopped: {self.source.error}"
-        for line, colour in ((self.status_line(), (220, 220, 120)), (state + ("  |  " + note if note else ""),
-                             (180, 180, 180)), (HELP, (140, 140, 150))):
+        for line, colour in (
+            (self.status_line(), (220, 220, 120)),
+            (state + ("  |  " + note if note else ""), (180, 180, 180)),
+            (HELP, (140, 140, 150)),
+        ):
             surf = self.small.render(line, True, colour)
             screen.blit(surf, (self.margin, y))
             y += 24

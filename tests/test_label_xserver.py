@@ -1,0 +1,96 @@
+"""The labelling window on a real X server: what a person sees, and a scripted person teaching a training run."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prefrl.control import run_folder as rf
+from prefrl.core.store import LabelStore
+from tests.label_runs import make_label_run
+from tests.xserver import find_window, have_x_tools, screenshot, start_xvfb
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and xdotool (.ci/run installs them)")
+
+
+@pytest.fixture
+def display():
+    proc, name = start_xvfb()
+    yield name
+    proc.kill()
+    proc.wait()
+
+
+def prefrl(*args, display, **kw):
+    env = dict(os.environ, DISPLAY=display, SDL_VIDEODRIVER="x11", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "prefrl", *args], env=env, cwd=ROOT, **kw)
+
+
+def test_the_window_shows_two_rendered_clips_and_a_status_line(tmp_path, display):
+    make_label_run(tmp_path / "run", 2, env_id="Hopper-v5", length=30)
+    window = prefrl("label", str(tmp_path / "run"), "--annotator", "shot", display=display,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wid = find_window(display, "prefrl label")
+        store = LabelStore(tmp_path / "run" / rf.STORE, create=False)
+        deadline = time.time() + 120
+        while store._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0] == 0:
+            assert time.time() < deadline, "no pair was shown"
+            time.sleep(0.2)
+        time.sleep(1.5)  # let the status line refresh
+        image = screenshot(display, wid)
+    finally:
+        window.terminate()
+        window.wait(timeout=30)
+    from PIL import Image
+
+    Image.fromarray(image).save(os.environ.get("PREFRL_SCREENSHOT", tmp_path / "window.png"))
+    size, margin, top = 384, 24, 64
+    background = np.array([24, 24, 28])
+    for x0 in (margin, 2 * margin + size):
+        clip = image[top : top + size, x0 : x0 + size].astype(int)
+        assert clip.std() > 10, "clip area is blank"
+        assert np.abs(clip.reshape(-1, 3) - background).sum(1).mean() > 30, "clip area shows only the background"
+        assert len(np.unique(clip.reshape(-1, 3) // 16, axis=0)) > 20, "clip area is not a rendered scene"
+    status = image[top + size + 10 : top + size + 34].astype(int)
+    yellow = (np.abs(status - np.array([220, 220, 120])).sum(-1) < 60).sum()
+    assert yellow > 200, "status line not drawn"
+
+
+def test_a_scripted_person_teaches_a_training_run_through_the_window(tmp_path, display):
+    run = tmp_path / "run"
+    trainer = prefrl(
+        "train", "--env", "HalfCheetah-v5", "--teacher", "human", "--labels", "40", "--timesteps", "8192",
+        "--segment-length", "15", "--eval-freq", "4096", "--quiet", "--out", str(run), "--clips", str(tmp_path / "clips"),
+        display=display, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not (run / rf.STORE).exists():
+        assert trainer.poll() is None, trainer.communicate()
+        time.sleep(0.2)
+    window = prefrl("label", str(run), "--annotator", "script", "--clip-size", "192", display=display,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    person = None
+    try:
+        wid = find_window(display, "prefrl label")
+        person = subprocess.Popen(
+            [sys.executable, "-m", "tests.scripted_person", str(run / rf.STORE), "script", wid],
+            env=dict(os.environ, DISPLAY=display, PYTHONPATH=str(ROOT)), cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        out, err = trainer.communicate(timeout=600)
+        assert trainer.returncode == 0, err[-2000:]
+    finally:
+        for proc in (window, person):
+            if proc is not None:
+                proc.terminate()
+                proc.wait(timeout=30)
+    store = LabelStore(run / rf.STORE, create=False)
+    labels = store.labels("script")
+    assert len(labels) >= 10  # the up-front quarter, then labels while PPO trained
+    rows = rf.read_metrics(run)
+    assert rows[-1]["labels"] > rows[0]["labels"]  # labels kept arriving during training
+    assert rows[-1]["reward_model_accuracy"] > 0.6  # chance is 0.5

@@ -1,0 +1,61 @@
+"""A real X server (Xvfb) for window tests, and screenshots read back from it with xwd."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    for number in range(91, 120):
+        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        proc = subprocess.Popen(
+            ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            if Path(f"/tmp/.X11-unix/X{number}").exists():
+                return proc, f":{number}"
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()
+    raise RuntimeError("could not start Xvfb")
+
+
+def have_x_tools() -> bool:
+    return all(shutil.which(tool) for tool in ("Xvfb", "xwd", "xwininfo", "xdotool"))
+
+
+def find_window(display: str, name: str, timeout: float = 120.0) -> str:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        tree = subprocess.run(
+            ["xwininfo", "-root", "-tree"], capture_output=True, text=True, env={"DISPLAY": display}
+        ).stdout
+        for line in tree.splitlines():
+            if f'"{name}' in line:
+                return line.split()[0]
+        time.sleep(0.2)
+    raise TimeoutError(f"no window named {name!r} appeared on {display}")
+
+
+def screenshot(display: str, window: str) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of an X window as the X server holds them (xwd, ZPixmap, 24/32-bit TrueColor)."""
+    raw = subprocess.run(
+        ["xwd", "-silent", "-id", window], capture_output=True, check=True, env={"DISPLAY": display}
+    ).stdout
+    header = np.frombuffer(raw[:100], dtype=">u4")
+    header_size, width, height = int(header[0]), int(header[4]), int(header[5])
+    byte_order, bits_per_pixel, bytes_per_line, ncolors = (int(header[i]) for i in (7, 11, 12, 19))
+    assert bits_per_pixel == 32, f"expected a 32-bit visual, got {bits_per_pixel}"
+    start = header_size + 12 * ncolors
+    pixels = np.frombuffer(raw[start : start + bytes_per_line * height], dtype=np.uint8)
+    pixels = pixels.reshape(height, bytes_per_line)[:, : 4 * width].reshape(height, width, 4)
+    return pixels[..., [2, 1, 0]] if byte_order == 0 else pixels[..., [1, 2, 3]]
