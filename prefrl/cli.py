@@ -30,6 +30,20 @@ def _ppo_override(text: str) -> tuple[str, Any]:
     return key, (int(value) if key in ("n_steps", "batch_size", "n_epochs") else float(value))
 
 
+def _reward_model_override(text: str) -> tuple[str, Any]:
+    from prefrl.core.reward import RewardConfig
+
+    key, sep, value = text.partition("=")
+    defaults = RewardConfig()
+    if not sep or not hasattr(defaults, key) or key == "l2_band":
+        names = [f.name for f in fields(RewardConfig) if f.name != "l2_band"]
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(names)}")
+    try:
+        return key, type(getattr(defaults, key))(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{key} takes a {type(getattr(defaults, key)).__name__}") from None
+
+
 def _train_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train",
@@ -94,6 +108,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="override a PPO setting, e.g. --ppo n_epochs=10 (repeatable)",
     )
+    p.add_argument(
+        "--reward-model",
+        type=_reward_model_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a reward-model setting, e.g. --reward-model refit_epochs=10 (repeatable)",
+    )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument(
         "--initial-fraction",
@@ -156,6 +178,8 @@ def _train(args: argparse.Namespace) -> int:
         )
         if args.members is not None:
             config.reward_model.members = args.members
+        for key, value in args.reward_model:
+            setattr(config.reward_model, key, value)
         validate(config)
         tag = f"{config.labels}" if config.reward == "learned" else "true"
         out = args.out or Path("runs") / f"{config.env.replace('/', '_')}-{tag}-s{config.seed}"
