@@ -24,12 +24,12 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pygame  # noqa: E402
+import pygame
 
-from prefrl.control.clips import RenderPool, choose_gl_backend  # noqa: E402
-from prefrl.core.store import LabelStore  # noqa: E402
-from prefrl.ui.window import LabelWindow, WindowConfig  # noqa: E402
-from tests.label_runs import make_label_run  # noqa: E402
+from prefrl.control.clips import RenderPool, choose_gl_backend
+from prefrl.core.store import LabelStore
+from prefrl.ui.window import LabelWindow, WindowConfig
+from tests.label_runs import make_label_run
 
 
 def render_pairs(env_id: str, length: int, pairs: int, root: Path) -> list[float]:
