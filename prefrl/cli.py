@@ -291,7 +291,7 @@ def _render(args: argparse.Namespace) -> int:
     run = _run_dir(args.run)
     store = LabelStore(run / rf.STORE, create=False)
     if args.segments == ["all"]:
-        ids = [int(r[0]) for r in store._db.execute("SELECT id FROM items WHERE kind = 'segment' ORDER BY id")]
+        ids = store.item_ids("segment")
     elif args.segments == ["pending"]:
         ids = sorted({i for _, a, b in store.pending_queries() for i in (a, b)})
     else:

@@ -94,3 +94,18 @@ def test_a_scripted_person_teaches_a_training_run_through_the_window(tmp_path, d
     rows = rf.read_metrics(run)
     assert rows[-1]["labels"] > rows[0]["labels"]  # labels kept arriving during training
     assert rows[-1]["reward_model_accuracy"] > 0.6  # chance is 0.5
+
+
+def test_watch_plays_the_policy_in_a_window(tmp_path, display):
+    run = tmp_path / "run"
+    train = prefrl("train", "--env", "Hopper-v5", "--reward", "true", "--timesteps", "2048", "--eval-episodes", "1",
+                   "--quiet", "--out", str(run), display=display, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    assert train.wait(timeout=300) == 0
+    watch = prefrl("watch", str(run), "--size", "128", "--max-steps", "50", display=display,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        image = screenshot(display, find_window(display, "prefrl watch"))
+    finally:
+        watch.terminate()
+        watch.wait(timeout=30)
+    assert image.shape[:2] == (128, 128) and image.std() > 10

@@ -122,6 +122,9 @@ class LabelStore:
             raise StoreError(f"item {item_id} is missing from {self.path}")
         return bytes(row[0])
 
+    def item_ids(self, kind: str) -> list[int]:
+        return [int(r[0]) for r in self._db.execute("SELECT id FROM items WHERE kind = ? ORDER BY id", (kind,))]
+
     def items(self, ids: list[int]) -> dict[int, bytes]:
         out: dict[int, bytes] = {}
         for i in range(0, len(ids), 500):

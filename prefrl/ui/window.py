@@ -40,6 +40,8 @@ def open_display(size: tuple[int, int], caption: str):  # type: ignore[no-untype
     """A pygame window, or a one-line error that says how to get a display."""
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    # a software framebuffer: SDL's GLX one clashes with an EGL MuJoCo renderer in the same process (BadAccess)
+    os.environ.setdefault("SDL_FRAMEBUFFER_ACCELERATION", "0")
     import pygame
 
     try:
