@@ -118,6 +118,23 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument(
+        "--buffer-size",
+        type=int,
+        default=2000,
+        help="queries are drawn from this many most recent segments (default: %(default)s)",
+    )
+    p.add_argument(
+        "--query-batch",
+        type=int,
+        help="ask (and refit) once this many labels are due (default: 2%% of the budget)",
+    )
+    p.add_argument(
+        "--candidate-factor",
+        type=int,
+        default=10,
+        help="disagreement draws this many times more candidate pairs than it asks (default: %(default)s)",
+    )
+    p.add_argument(
         "--initial-fraction",
         type=float,
         default=0.25,
@@ -169,6 +186,9 @@ def _train(args: argparse.Namespace) -> int:
             eval_episodes=args.eval_episodes,
             alive_bonus=args.alive_bonus,
             initial_fraction=args.initial_fraction,
+            buffer_size=args.buffer_size,
+            query_batch=args.query_batch,
+            candidate_factor=args.candidate_factor,
             clips_dir=str(args.clips),
             instruction=args.instruction,
             keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],

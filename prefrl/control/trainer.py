@@ -142,6 +142,8 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}")
         if config.selection not in STRATEGIES:
             raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
+        if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
+            raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction)
         except ValueError as exc:
