@@ -55,3 +55,32 @@ def test_watch_renders_the_current_policy_to_an_mp4(tmp_path):
     frames, fps = read_clip(tmp_path / "w.mp4")
     assert frames.shape[1:] == (64, 64, 3) and 1 <= len(frames) <= 21 and fps == 62.5
     assert "returns" in json.loads((tmp_path / "w.json").read_text())
+
+
+def test_osmesa_renders_the_same_scene_when_egl_is_not_wanted(tmp_path, monkeypatch):
+    from prefrl.control.clips import RenderPool
+
+    seg = random_segments("HalfCheetah-v5", 1, 6)[0]
+    monkeypatch.setenv("MUJOCO_GL", "osmesa")  # the render processes start with it
+    pool = RenderPool("HalfCheetah-v5", tmp_path, "run", ClipConfig(width=64, height=64), workers=1)
+    try:
+        (path,) = pool.render({7: seg.to_bytes()})
+    finally:
+        pool.close()
+    frames, _ = read_clip(path)
+    assert frames.shape == (6, 64, 64, 3) and frames.std() > 10
+
+
+def test_missing_gl_libraries_are_named_with_the_packages_to_install(monkeypatch):
+    from prefrl.control import clips
+    from prefrl.errors import PrefrlError
+
+    monkeypatch.delenv("MUJOCO_GL", raising=False)
+    monkeypatch.setattr(clips, "_loadable", lambda names: None)  # as on a machine without libEGL or libOSMesa
+    try:
+        clips.choose_gl_backend()
+    except PrefrlError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("no error")
+    assert "libEGL.so.1" in message and "apt-get install libegl1" in message and "libosmesa6" in message

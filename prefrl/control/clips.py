@@ -223,6 +223,8 @@ class RenderPool:
         errors = []
         for attempt in [backend] + (["osmesa"] if backend == "egl" and _loadable(_OSMESA_LIBS) else []):
             os.environ["MUJOCO_GL"] = attempt
+            if attempt in ("egl", "osmesa"):  # PyOpenGL must agree; mujoco sets it at import, and children inherit
+                os.environ["PYOPENGL_PLATFORM"] = attempt
             pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=get_context("spawn"),
