@@ -233,13 +233,15 @@ class Trainer:
         cutter = SegmentCutter(1, self.seg_len)
         obs, _ = env.reset(seed=self.config.seed + 20_000)
         env.action_space.seed(self.config.seed)
-        start = len(self.buffer)
-        while len(self.buffer) - start < n_segments:
+        collected = 0
+        while collected < n_segments:  # count what was cut, not the buffer's length: the buffer may be smaller
             action = env.action_space.sample()
             next_obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
-            self.buffer.extend(cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info]))
+            segments = cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info])
+            self.buffer.extend(segments)
+            collected += len(segments)
             self.pretrain_steps += 1
             obs = env.reset()[0] if done else next_obs
         env.close()
