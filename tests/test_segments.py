@@ -64,3 +64,11 @@ def test_short_segments_are_padded_and_masked():
     assert items.shape == (2, 5, 6)
     assert mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]
     assert (items[1, 2:] == 0).all()
+
+
+def test_up_front_collection_ends_even_when_the_buffer_is_smaller_than_what_it_collects(tmp_path):
+    from prefrl.control.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(env="HalfCheetah-v5", buffer_size=5, segment_length=10), tmp_path)
+    trainer._collect_random_segments(12)
+    assert len(trainer.buffer) == 5 and trainer.pretrain_steps == 120
