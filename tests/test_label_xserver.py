@@ -36,7 +36,7 @@ def test_the_window_shows_two_rendered_clips_and_a_status_line(tmp_path, display
     window = prefrl("label", str(tmp_path / "run"), "--annotator", "shot", display=display,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        wid = find_window(display, "prefrl label")
+        wid = find_window(display, "prefrl label", proc=window)
         store = LabelStore(tmp_path / "run" / rf.STORE, create=False)
         deadline = time.time() + 120
         while store._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0] == 0:
@@ -76,7 +76,7 @@ def test_a_scripted_person_teaches_a_training_run_through_the_window(tmp_path, d
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     person = None
     try:
-        wid = find_window(display, "prefrl label")
+        wid = find_window(display, "prefrl label", proc=window)
         person = subprocess.Popen(
             [sys.executable, "-m", "tests.scripted_person", str(run / rf.STORE), "script", wid],
             env=dict(os.environ, DISPLAY=display, PYTHONPATH=str(ROOT)), cwd=ROOT, stdout=subprocess.PIPE, text=True,
@@ -104,7 +104,7 @@ def test_watch_plays_the_policy_in_a_window(tmp_path, display):
     watch = prefrl("watch", str(run), "--size", "128", "--max-steps", "50", display=display,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
-        image = screenshot(display, find_window(display, "prefrl watch"))
+        image = screenshot(display, find_window(display, "prefrl watch", proc=watch))
     finally:
         watch.terminate()
         watch.wait(timeout=30)

@@ -33,9 +33,11 @@ def have_x_tools() -> bool:
     return all(shutil.which(tool) for tool in ("Xvfb", "xwd", "xwininfo", "xdotool"))
 
 
-def find_window(display: str, name: str, timeout: float = 120.0) -> str:
+def find_window(display: str, name: str, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> str:
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the process that should open {name!r} exited with {proc.returncode}")
         tree = subprocess.run(
             ["xwininfo", "-root", "-tree"], capture_output=True, text=True, env={"DISPLAY": display}
         ).stdout

@@ -22,8 +22,8 @@ from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"
 HELP = (
-    "Left/A: left better   Right/D: right better   Up/W: equal   Down/S: can't tell   U: undo   "
-    "Space pause   -/+ speed   R restart   Q quit"
+    "Left/A: left is better   Right/D: right is better   Up/W: equally good   Down/S: can't tell",
+    "U: undo   Space: pause   -/+: speed   R: restart   Q: quit   (or click the better clip)",
 )
 
 
@@ -94,7 +94,7 @@ class LabelWindow:
             pygame.Rect(self.margin, self.top, size, size),
             pygame.Rect(2 * self.margin + size, self.top, size, size),
         )
-        width, height = 3 * self.margin + 2 * size, self.top + size + 96
+        width, height = 3 * self.margin + 2 * size, self.top + size + 120
         self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
         self.font = pygame.font.SysFont(None, 30)
         self.small = pygame.font.SysFont(None, 22)
@@ -291,7 +291,8 @@ class LabelWindow:
         for line, colour in (
             (self.status_line(), (220, 220, 120)),
             (state + ("  |  " + note if note else ""), (180, 180, 180)),
-            (HELP, (140, 140, 150)),
+            (HELP[0], (140, 140, 150)),
+            (HELP[1], (140, 140, 150)),
         ):
             surf = self.small.render(line, True, colour)
             screen.blit(surf, (self.margin, y))
