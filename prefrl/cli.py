@@ -141,6 +141,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="share of the label budget asked up front, before PPO starts (default: %(default)s)",
     )
     p.add_argument("--clips", type=Path, default=Path("clips"), help="where clips are rendered (default: %(default)s)")
+    p.add_argument("--clip-size", type=int, default=256, help="clip width and height in pixels (default: %(default)s)")
+    p.add_argument("--clip-fps", type=float, help="clip frame rate (default: real time, at most 60)")
+    p.add_argument("--camera", help="camera to film clips with (default: 'track', which follows the agent)")
     p.add_argument("--instruction", help='question shown above the clips (default: "Which one moves forward faster?")')
     p.add_argument("--out", type=Path, help="run folder (default: runs/<env>-<reward>-<labels>-s<seed>)")
     p.add_argument("--resume", type=Path, metavar="DIR", help="continue the stopped run in DIR with all its labels")
@@ -190,6 +193,9 @@ def _train(args: argparse.Namespace) -> int:
             query_batch=args.query_batch,
             candidate_factor=args.candidate_factor,
             clips_dir=str(args.clips),
+            clip_size=args.clip_size,
+            clip_fps=args.clip_fps,
+            camera=args.camera,
             instruction=args.instruction,
             keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
             device=args.device,

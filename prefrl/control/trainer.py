@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from prefrl.control import run_folder as rf
-from prefrl.control.clips import RenderPool
+from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
@@ -79,6 +79,12 @@ class TrainConfig:
     """Where clips of queried segments are rendered, as <clips_dir>/<run name>/<segment id>.mp4 (human teacher)."""
     instruction: str | None = None
     """The question a labelling window shows above the clips (None: "Which one moves forward faster?")."""
+    clip_size: int = 256
+    """Clip width and height in pixels (human teacher)."""
+    clip_fps: float | None = None
+    """Clip frame rate (None: real time, at most 60 frames/s)."""
+    camera: str | None = None
+    """Camera of the model to film with (None: 'track', which follows the agent)."""
     render_workers: int = 2
     """Processes rendering clips for a human teacher, each with one long-lived renderer."""
     eval_freq: int | None = None
@@ -100,6 +106,11 @@ class TrainConfig:
             rm["l2_band"] = tuple(rm["l2_band"])
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known}, ppo=ppo, reward_model=RewardConfig(**rm))
+
+
+def clip_config(config: TrainConfig) -> ClipConfig:
+    """How the run's clips are rendered (the trainer ahead of a person, a window re-rendering a lost clip)."""
+    return ClipConfig(width=config.clip_size, height=config.clip_size, fps=config.clip_fps, camera=config.camera)
 
 
 def check_env_id(env_id: str) -> None:
@@ -142,6 +153,13 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}")
         if config.selection not in STRATEGIES:
             raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
+        if config.teacher == HUMAN and config.camera is not None:
+            env = gym.make(config.env)
+            model = env.unwrapped.model  # type: ignore[attr-defined]
+            names = [model.camera(i).name for i in range(model.ncam)]
+            env.close()
+            if config.camera not in names:
+                raise PrefrlError(f"{config.env} has no camera {config.camera!r}; choose one of {names}")
         if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
         try:
@@ -277,7 +295,7 @@ class Trainer:
         if self.render_pool is None:
             c = self.config
             self.render_pool = RenderPool(
-                c.env, Path(c.clips_dir).resolve(), self.out.resolve().name, workers=c.render_workers
+                c.env, Path(c.clips_dir).resolve(), self.out.resolve().name, clip_config(c), workers=c.render_workers
             )
         return self.render_pool
 

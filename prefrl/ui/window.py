@@ -77,7 +77,13 @@ class LabelWindow:
         if not (self.run_dir / rf.CONFIG).exists() or not store_path.exists():
             raise PrefrlError(f"{self.run_dir} is not a prefrl run folder (needs {rf.CONFIG} and {rf.STORE})")
         self.store = LabelStore(store_path, create=False)
-        env_id = rf.read_json(self.run_dir / rf.CONFIG)["env"]
+        run_config = rf.read_json(self.run_dir / rf.CONFIG)
+        env_id = run_config["env"]
+        if c.clip is None:  # re-render lost clips the way the run renders them
+            size = int(run_config.get("clip_size", 256))
+            c.clip = ClipConfig(
+                width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera")
+            )
         clips_dir = Path(self.store.get_state("clips_dir") or "clips")
         run_name = self.store.get_state("run_name") or self.run_dir.name
         self.instruction = self.store.get_state("instruction") or DEFAULT_INSTRUCTION
