@@ -72,8 +72,15 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--teacher",
         default="perfect",
-        help="synthetic teacher preset (perfect, mistake), or human: a person labels in `prefrl label RUN` "
-        "windows while the run trains (default: %(default)s)",
+        help="synthetic teacher preset: perfect, noisy (Boltzmann beta=1 on per-step means), mistake (10%% flipped), "
+        "skip (skips clips below 10%% of the mean return), equal (ties within 10%%), myopic (gamma 0.9); or human: "
+        "a person labels in `prefrl label RUN` windows while the run trains (default: %(default)s)",
+    )
+    p.add_argument("--teacher-gamma", type=float, help="myopic teacher's discount over a clip's steps")
+    p.add_argument("--eps-skip", type=float, help="teacher skips when both returns < eps_skip x mean clip return")
+    p.add_argument("--eps-equal", type=float, help="teacher says equal when returns differ < eps_equal x mean return")
+    p.add_argument(
+        "--free-skips", action="store_true", help="a skipped query does not use up a label (default: it does)"
     )
     p.add_argument("--beta", type=float, help="teacher's Boltzmann rationality (default: the preset's; inf = exact)")
     p.add_argument("--epsilon", type=float, help="teacher's mistake probability (default: the preset's)")
@@ -82,9 +89,11 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument(
         "--selection",
-        choices=["random", "disagreement"],
+        choices=["random", "disagreement", "entropy", "recent"],
         default="disagreement",
-        help="query selection (default: %(default)s)",
+        help="query selection: random pairs; disagreement (highest variance of P(a>b) across the ensemble among 10x "
+        "candidates); entropy (highest mean member entropy); recent (random pairs from the last 10 episodes) "
+        "(default: %(default)s)",
     )
     p.add_argument("--segment-length", type=int, help="steps per clip (default: ~1.5 s of sim time, 15-60 steps)")
     p.add_argument("--members", type=int, help="reward ensemble size (default: 3)")
@@ -180,6 +189,10 @@ def _train(args: argparse.Namespace) -> int:
             teacher=args.teacher,
             beta=args.beta,
             epsilon=args.epsilon,
+            teacher_gamma=args.teacher_gamma,
+            eps_skip=args.eps_skip,
+            eps_equal=args.eps_equal,
+            skip_costs_budget=not args.free_skips,
             labels=args.labels,
             timesteps=args.timesteps,
             seed=args.seed,

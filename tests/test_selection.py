@@ -31,3 +31,31 @@ def test_unknown_strategy_is_refused():
         assert "random" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_entropy_picks_the_pairs_members_are_least_sure_about():
+    from prefrl.core.selection import entropy_pairs, preference_entropy
+
+    # members agree item 0 >> items 1..9, and that items 1..9 are nearly tied: pairs among 1..9 are the uncertain ones
+    returns = np.tile(np.r_[50.0, np.linspace(0, 0.1, 9)], (3, 1))
+    chosen = entropy_pairs(returns, 5, np.random.default_rng(0), candidate_factor=10)
+    assert (chosen != 0).all()
+    # by hand: equal returns give P = 0.5 and the maximal entropy ln 2 for every member
+    assert np.allclose(preference_entropy(np.zeros((3, 2)), np.array([[0, 1]])), np.log(2))
+
+
+def test_recent_pairs_only_pair_recent_items():
+    recent = np.zeros(50, dtype=bool)
+    recent[-6:] = True
+    pairs = select_pairs("recent", np.zeros((3, 50)), 200, np.random.default_rng(0), recent=recent)
+    assert (pairs >= 44).all() and (pairs[:, 0] != pairs[:, 1]).all()
+
+
+def test_trainer_marks_the_last_episodes_segments_as_recent(tmp_path):
+    from prefrl.control.segments import Segment
+    from prefrl.control.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(env="HalfCheetah-v5", recent_episodes=2), tmp_path)
+    segs = [Segment(*(np.zeros((1, 1)),) * 5, episode=e, start=0) for e in [0, 0, 1, 1, 2, 3, 3]]
+    assert trainer._recent_mask(segs, 1).tolist() == [False] * 4 + [True] * 3  # episodes 2 and 3
+    assert trainer._recent_mask(segs, 3).sum() == 6  # widened to at least 2n segments

@@ -53,6 +53,14 @@ class TrainConfig:
     """Teacher's Boltzmann rationality (None: the preset's, inf = deterministic)."""
     epsilon: float | None = None
     """Teacher's mistake probability (None: the preset's)."""
+    teacher_gamma: float | None = None
+    """Myopic teacher: weight of step t of an H-step clip is gamma^(H-1-t) (None: the preset's)."""
+    eps_skip: float | None = None
+    """Teacher skips a query when both returns are below eps_skip x the mean clip return (None: the preset's)."""
+    eps_equal: float | None = None
+    """Teacher answers 'equal' when returns differ by less than eps_equal x the mean clip return (None: preset's)."""
+    skip_costs_budget: bool = True
+    """A skipped query uses up a label, as a person's time would; False asks again instead."""
     labels: int = 700
     """Label budget."""
     timesteps: int = 1_000_000
@@ -61,7 +69,9 @@ class TrainConfig:
     selection: str = "disagreement"
     """How queries are chosen: random or disagreement."""
     candidate_factor: int = 10
-    """Disagreement draws this many times more candidate pairs than it asks."""
+    """Disagreement and entropy draw this many times more candidate pairs than they ask."""
+    recent_episodes: int = 10
+    """The 'recent' strategy pairs segments of the policy's last this-many episodes."""
     initial_fraction: float = 0.25
     """Share of the budget labelled from the random policy before PPO starts."""
     segment_length: int | None = None
@@ -151,6 +161,12 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError("--labels must be positive")
         if config.teacher not in TEACHERS and config.teacher != HUMAN:
             raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}")
+        if config.teacher != HUMAN:
+            try:
+                make_teacher(config.teacher, beta=config.beta, epsilon=config.epsilon, gamma=config.teacher_gamma,
+                             eps_skip=config.eps_skip, eps_equal=config.eps_equal)  # fmt: skip
+            except ValueError as exc:
+                raise PrefrlError(f"teacher settings: {exc}") from None
         if config.selection not in STRATEGIES:
             raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
         if config.teacher == HUMAN and config.camera is not None:
@@ -211,7 +227,14 @@ class Trainer:
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction)
-            self.teacher = None if self.human else make_teacher(c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon)
+            self.teacher = (
+                None
+                if self.human
+                else make_teacher(
+                    c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon, gamma=c.teacher_gamma,
+                    eps_skip=c.eps_skip, eps_equal=c.eps_equal,
+                )
+            )  # fmt: skip
             self.ensemble = RewardEnsemble(self.obs_dim + self.act_dim, c.reward_model, seed=c.seed, device=c.device)
         if self.human:
             self.store.set_state("budget", str(c.labels))
@@ -273,7 +296,9 @@ class Trainer:
         fitted = self.ensemble.fits > 0
         returns = self.ensemble.member_returns(items, mask) if fitted else np.zeros((1, len(candidates)))
         strategy = self.config.selection if fitted else "random"
-        rows = select_pairs(strategy, returns, n, self.rng, self.config.candidate_factor)
+        rows = select_pairs(
+            strategy, returns, n, self.rng, self.config.candidate_factor, recent=self._recent_mask(candidates, n)
+        )
         new = [candidates[r] for r in np.unique(rows) if id(candidates[r]) not in self._stored]
         for seg, item_id in zip(new, self.store.add_items("segment", [s.to_bytes() for s in new])):
             self._stored[id(seg)] = item_id
@@ -286,10 +311,23 @@ class Trainer:
             for seg in {id(candidates[r]): candidates[r] for r in np.unique(rows)}.values():
                 pool.submit(self._stored[id(seg)], seg.to_bytes())
             return
+        assert self.teacher is not None
+        self.teacher.observe(np.array([s.true_return for s in candidates]))
         for q, (a, b) in zip(query_ids, rows):
             choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
             self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")
         self._refit()
+
+    def _recent_mask(self, candidates: list[Segment], n: int) -> np.ndarray:
+        """Segments of the last `recent_episodes` episodes (at least 2n segments): the policy's current behaviour."""
+        mask = np.zeros(len(candidates), dtype=bool)
+        episodes: set[int] = set()
+        for i in range(len(candidates) - 1, -1, -1):  # newest first
+            episodes.add(candidates[i].episode)
+            if len(episodes) > self.config.recent_episodes and mask.sum() >= 2 * n:
+                break
+            mask[i] = True
+        return mask
 
     def _render_pool(self) -> RenderPool:
         if self.render_pool is None:
@@ -317,6 +355,11 @@ class Trainer:
                 bar.n = min(answered, wanted)
                 bar.refresh()
         self._refit()
+
+    def labels_asked(self) -> int:
+        """Queries that count against the budget (skipped ones only when skips cost budget)."""
+        asked = self.store.count_queries()
+        return asked if self.config.skip_costs_budget else asked - self.store.count_queries("skipped")
 
     def labels_given(self) -> int:
         """Synthetic runs: queries asked (a skip spends budget too); human runs: labels that stand."""
@@ -469,7 +512,7 @@ class _LoopCallback(BaseCallback):
     def _on_rollout_end(self) -> None:
         """Labels first, then (on schedule) evaluation, so each metrics row counts the labels the model had."""
         if self.t.learned:
-            asked = self.t.store.count_queries()
+            asked = self.t.labels_asked()
             owed = self.t.schedule.due(self.num_timesteps) - asked
             batch = self.t.config.query_batch or max(1, self.t.config.labels // 50)
             if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):

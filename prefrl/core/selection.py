@@ -30,7 +30,31 @@ def disagreement_pairs(
     return candidates[order[:n_pairs]]
 
 
-STRATEGIES = ("random", "disagreement")
+def preference_entropy(member_returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """Mean over members of the binary entropy of each member's predicted P(a > b), per pair (nats)."""
+    diff = member_returns[:, pairs[:, 0]] - member_returns[:, pairs[:, 1]]
+    p = np.clip(1.0 / (1.0 + np.exp(-np.clip(diff, -50, 50))), 1e-12, 1 - 1e-12)
+    return (-(p * np.log(p) + (1 - p) * np.log(1 - p))).mean(axis=0)
+
+
+def entropy_pairs(
+    member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, candidate_factor: int = 10
+) -> np.ndarray:
+    """Draw candidate_factor x n_pairs random pairs and keep the n_pairs the members are least sure about."""
+    candidates = random_pairs(member_returns.shape[1], n_pairs * candidate_factor, rng)
+    order = np.argsort(-preference_entropy(member_returns, candidates), kind="stable")
+    return candidates[order[:n_pairs]]
+
+
+def recent_pairs(recent: np.ndarray, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """Random pairs among the items marked recent (the policy's latest behaviour); rows index all items."""
+    rows = np.flatnonzero(recent)
+    if len(rows) < 2:
+        raise ValueError("need at least two recent items to form a pair")
+    return rows[random_pairs(len(rows), n_pairs, rng)]
+
+
+STRATEGIES = ("random", "disagreement", "entropy", "recent")
 
 
 def select_pairs(
@@ -39,10 +63,17 @@ def select_pairs(
     n_pairs: int,
     rng: np.random.Generator,
     candidate_factor: int = 10,
+    recent: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Pairs of item rows to query, by the named strategy."""
+    """Pairs of item rows to query, by the named strategy. `recent` (bool per item) is what 'recent' draws from."""
     if strategy == "random":
         return random_pairs(member_returns.shape[1], n_pairs, rng)
     if strategy == "disagreement":
         return disagreement_pairs(member_returns, n_pairs, rng, candidate_factor)
+    if strategy == "entropy":
+        return entropy_pairs(member_returns, n_pairs, rng, candidate_factor)
+    if strategy == "recent":
+        if recent is None:
+            raise ValueError("the 'recent' strategy needs to know which items are recent")
+        return recent_pairs(recent, n_pairs, rng)
     raise ValueError(f"unknown selection strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

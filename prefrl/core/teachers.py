@@ -1,7 +1,8 @@
 """Teachers answer queries. Synthetic oracles read each item's hidden true reward; a person answers via the store.
 
 A teacher sees, for each item, its array of true per-step rewards (a text item has an array of one score), so the
-same oracles serve control and text. Noise models compose in a fixed order; later issues add skip, equal, myopic.
+same oracles serve control and text. The simulated-human noise models of B-Pref (Lee et al., 2021) compose in a
+fixed order: skip, equal, myopic, Boltzmann, mistake.
 """
 
 from __future__ import annotations
@@ -24,14 +25,25 @@ class Teacher(Protocol):
 
 @dataclass
 class SyntheticOracle:
-    """Prefers the item with the higher true return; ties are equal.
+    """Prefers the item with the higher true return, with B-Pref's noise models applied in order:
 
-    beta: Boltzmann rationality; P(a) = sigmoid(beta (Ra - Rb)); inf is the deterministic, perfect teacher.
-    epsilon: probability of flipping a decided answer (a mistake). Equal answers stand.
+    1. skip: no answer (None) when both returns are below eps_skip * margin;
+    2. equal: EQUAL when the returns differ by less than eps_equal * |margin|;
+    3. myopic: step t of an H-step item is weighted gamma^(H-1-t) (recent steps count most);
+    4. Boltzmann: LEFT with probability sigmoid(beta * (Ra - Rb)); beta = inf is deterministic (exact ties: EQUAL);
+    5. mistake: a decided answer is flipped with probability epsilon; an EQUAL from step 2 stands.
+
+    margin is the mean true return per item over recent behaviour, given by `observe()`. Thresholds are recomputed
+    from it each time (the reference package compounded them by epsilon after its first round).
+    scale='mean' compares per-step means instead of sums, so that beta means the same across item lengths and tasks.
     """
 
     beta: float = float("inf")
     epsilon: float = 0.0
+    gamma: float = 1.0
+    eps_skip: float = 0.0
+    eps_equal: float = 0.0
+    scale: str = "sum"
     seed: int = 0
     name: str = "oracle"
 
@@ -40,13 +52,37 @@ class SyntheticOracle:
             raise ValueError("beta must be positive (inf for a perfectly rational teacher)")
         if not 0.0 <= self.epsilon <= 1.0:
             raise ValueError("epsilon must be a probability in [0, 1]")
+        if not 0.0 < self.gamma <= 1.0:
+            raise ValueError("gamma (myopia) must be in (0, 1]")
+        if self.eps_skip < 0 or self.eps_equal < 0:
+            raise ValueError("eps_skip and eps_equal must be >= 0")
+        if self.scale not in ("sum", "mean"):
+            raise ValueError("scale must be 'sum' or 'mean'")
         self._rng = np.random.default_rng(self.seed)
+        self.margin: float | None = None
+
+    def observe(self, item_returns: np.ndarray) -> None:
+        """Set the margin from recent items' true returns (the trainer calls this before each batch of queries)."""
+        if len(item_returns):
+            self.margin = float(np.mean(item_returns))
+
+    def _value(self, rewards: np.ndarray) -> float:
+        r = np.asarray(rewards, dtype=np.float64)
+        if self.gamma < 1.0:
+            r = r * self.gamma ** np.arange(len(r) - 1, -1, -1)
+        return float(r.sum() / max(len(r), 1) if self.scale == "mean" else r.sum())
 
     def label(self, rewards_a: np.ndarray, rewards_b: np.ndarray) -> Choice | None:
-        diff = float(np.sum(rewards_a) - np.sum(rewards_b))
-        if diff == 0.0:
+        ra, rb = float(np.sum(rewards_a)), float(np.sum(rewards_b))
+        margin = self.margin
+        if self.eps_skip > 0 and margin is not None and max(ra, rb) < self.eps_skip * margin:
+            return None
+        if self.eps_equal > 0 and margin is not None and abs(ra - rb) < self.eps_equal * abs(margin):
             return Choice.EQUAL
+        diff = self._value(rewards_a) - self._value(rewards_b)
         if np.isinf(self.beta):
+            if diff == 0.0:
+                return Choice.EQUAL
             left = diff > 0
         else:
             left = bool(self._rng.random() < 1.0 / (1.0 + np.exp(-np.clip(self.beta * diff, -50, 50))))
@@ -55,21 +91,20 @@ class SyntheticOracle:
         return Choice.LEFT if left else Choice.RIGHT
 
 
-PRESETS: dict[str, dict[str, float]] = {
+PRESETS: dict[str, dict[str, float | str]] = {
     "perfect": {},
+    "noisy": {"beta": 1.0, "scale": "mean"},
     "mistake": {"epsilon": 0.1},
+    "skip": {"eps_skip": 0.1},
+    "equal": {"eps_equal": 0.1},
+    "myopic": {"gamma": 0.9},
 }
 
 
-def make_teacher(
-    preset: str, seed: int = 0, beta: float | None = None, epsilon: float | None = None
-) -> SyntheticOracle:
-    """A named synthetic teacher, with beta/epsilon overriding the preset where given."""
+def make_teacher(preset: str, seed: int = 0, **overrides: float | str | None) -> SyntheticOracle:
+    """A named synthetic teacher; any of beta, epsilon, gamma, eps_skip, eps_equal, scale given override the preset."""
     if preset not in PRESETS:
         raise ValueError(f"unknown teacher {preset!r}; choose one of {', '.join(PRESETS)}")
     kwargs = dict(PRESETS[preset])
-    if beta is not None:
-        kwargs["beta"] = beta
-    if epsilon is not None:
-        kwargs["epsilon"] = epsilon
-    return SyntheticOracle(seed=seed, name=preset, **kwargs)
+    kwargs.update({k: v for k, v in overrides.items() if v is not None})
+    return SyntheticOracle(seed=seed, name=preset, **kwargs)  # type: ignore[arg-type]
