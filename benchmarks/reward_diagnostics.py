@@ -1,0 +1,134 @@
+"""Diagnostics for a preference run's reward model, used to find where Hopper's preference gap comes from.
+
+  reward-vs-true RUN [--model DIR]   per-step learned vs true reward on rollouts of RUN's policy and of random actions
+  fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
+  frozen RUN STEPS [--model DIR]     train PPO from scratch on a frozen reward model (no refits), evaluating every
+                                     24,576 steps on the true reward; prints return and episode length
+
+Examples (the figures in benchmarks/README.md):
+  python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
+  python benchmarks/reward_diagnostics.py fit-first benchmarks/work/Hopper-v5/pref-s0 175 /tmp/first175
+  python benchmarks/reward_diagnostics.py frozen /tmp/first175 125000
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+
+from prefrl.control import run_folder as rf
+from prefrl.control.segments import Segment, batch_features
+from prefrl.control.trainer import TrainConfig, make_env
+from prefrl.control.wrappers import LearnedRewardVecEnv
+from prefrl.core.comparisons import PreferenceDataset
+from prefrl.core.reward import RewardEnsemble
+from prefrl.core.store import LabelStore
+
+
+def load(run: Path, model: Path | None) -> tuple[TrainConfig, RewardEnsemble, int]:
+    c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+    env = gym.make(c.env)
+    dim = env.observation_space.shape[0] + env.action_space.shape[0]
+    ens = RewardEnsemble(dim, c.reward_model)
+    ens.load((model or run) / rf.REWARD)
+    return c, ens, dim
+
+
+def reward_vs_true(run: Path, model: Path | None, steps: int = 5000) -> None:
+    c, ens, _ = load(run, model)
+    env = gym.make(c.env)
+    norm = VecNormalize(DummyVecEnv([lambda: gym.make(c.env)]), training=False, norm_reward=False)
+    rf.load_vecnormalize(norm, run)
+    policy = PPO.load(run / rf.POLICY, device="cpu")
+    for who in ("policy (stochastic)", "random actions"):
+        feats, rewards, lengths, ep = [], [], [], 0
+        obs, _ = env.reset(seed=1)
+        for _ in range(steps):
+            if who.startswith("random"):
+                action = env.action_space.sample()
+            else:
+                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=False)[0][0], -1, 1)
+            feats.append(np.concatenate([obs, action]))
+            obs, r, term, trunc, _ = env.step(action)
+            rewards.append(r)
+            ep += 1
+            if term or trunc:
+                lengths.append(ep)
+                ep = 0
+                obs, _ = env.reset()
+        true = np.array(rewards)
+        learned = ens.predict(np.array(feats, dtype=np.float32), keep_level=True)
+        slope, level = np.polyfit(true, learned, 1)
+        print(f"{who}: true reward {true.mean():.2f} +- {true.std():.2f} per step, learned {learned.mean():.2f} +- "
+              f"{learned.std():.2f}, correlation {np.corrcoef(true, learned)[0, 1]:.3f}, learned = {slope:.3f} true "
+              f"{level:+.3f} (level {level / slope:+.2f} in true units), episodes {np.mean(lengths or [steps]):.0f} steps")  # fmt: skip
+
+
+def fit_first(run: Path, n: int, out: Path) -> None:
+    c, _, dim = load(run, None)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / rf.CONFIG, out / rf.CONFIG)
+    store = LabelStore(run / rf.STORE, create=False)
+    comparisons = store.comparisons()[:n]
+    ids = sorted({i for x in comparisons for i in (x.a, x.b)})
+    segments = {i: Segment.from_bytes(p) for i, p in store.items(ids).items()}
+    length = max(len(s) for s in segments.values())
+    items, mask = batch_features([segments[i] for i in ids], length)
+    ens = RewardEnsemble(dim, c.reward_model, seed=c.seed)
+    report = ens.fit(items, mask, PreferenceDataset.from_comparisons(comparisons, {i: r for r, i in enumerate(ids)}))
+    ens.update_output_stats(items[mask.astype(bool)])
+    ens.save(out / rf.REWARD)
+    print(f"fitted on {len(comparisons)} labels, held-out accuracy {report.val_accuracy:.2f}; saved in {out}")
+
+
+def frozen(run: Path, steps: int, model: Path | None) -> None:
+    c, ens, _ = load(run, model)
+    venv = DummyVecEnv([lambda: make_env(c.env)])
+    venv.seed(c.seed)
+    venv = VecNormalize(LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=True)), gamma=c.ppo.gamma)
+    evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
+    evaluation.seed(c.seed + 10_000)
+    agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())
+    shown = []
+    for _ in range(steps // 24576):
+        agent.learn(24576, reset_num_timesteps=False)
+        evaluation.obs_rms = venv.obs_rms.copy()
+        r, n = evaluate_policy(agent, evaluation, n_eval_episodes=5, deterministic=True, return_episode_rewards=True)
+        shown.append(f"{agent.num_timesteps // 1000}k: {np.mean(r):.0f} (episodes {np.mean(n):.0f} steps)")
+        print("  ".join(shown), flush=True)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("reward-vs-true")
+    a.add_argument("run", type=Path)
+    a.add_argument("--model", type=Path, help="run folder whose reward_model.pt to use (default: RUN's)")
+    b = sub.add_parser("fit-first")
+    b.add_argument("run", type=Path)
+    b.add_argument("n", type=int)
+    b.add_argument("out", type=Path)
+    f = sub.add_parser("frozen")
+    f.add_argument("run", type=Path)
+    f.add_argument("steps", type=int)
+    f.add_argument("--model", type=Path)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    if args.cmd == "reward-vs-true":
+        reward_vs_true(args.run, args.model)
+    elif args.cmd == "fit-first":
+        fit_first(args.run, args.n, args.out)
+    else:
+        frozen(args.run, args.steps, args.model)
+
+
+if __name__ == "__main__":
+    main()
