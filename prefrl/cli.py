@@ -386,6 +386,78 @@ def _watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="headless sweeps: envs x seeds x label budgets x teachers x selection, with true-reward baselines",
+        description=(
+            "Run a sweep of `prefrl train` cells in parallel local processes, each next to the true-reward PPO "
+            "baseline of its env and seed, then write results.csv, summary.md (final return as a ratio to "
+            "true-reward PPO, mean ± std over seeds) and figures. Resumable: rerun the same command and finished "
+            "cells are skipped, unfinished ones continue from their last checkpoint."
+        ),
+        epilog=(
+            "examples:\n"
+            "  prefrl bench --envs HalfCheetah-v5 Hopper-v5 Walker2d-v5 --labels 350 700 1400 --seeds 0 1 2\n"
+            "  prefrl bench --envs HalfCheetah-v5 --teachers perfect noisy mistake skip equal myopic\n"
+            "  prefrl bench --envs HalfCheetah-v5 --selections random disagreement entropy recent --minutes 60"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--envs", nargs="+", default=["HalfCheetah-v5"], help="env ids (default: %(default)s)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="(default: %(default)s)")
+    p.add_argument("--labels", nargs="+", type=int, default=[700], help="label budgets (default: %(default)s)")
+    p.add_argument("--teachers", nargs="+", default=["perfect"], help="teacher presets (default: %(default)s)")
+    p.add_argument("--selections", nargs="+", default=["disagreement"], help="strategies (default: %(default)s)")
+    p.add_argument("--timesteps", type=int, default=500_000, help="steps per run (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="runs at once, one core each (default: %(default)s)")
+    p.add_argument("--minutes", type=float, default=float("inf"), help="stop resumably after this long")
+    p.add_argument("--work", type=Path, default=Path("benchmarks/work"), help="run folders (default: %(default)s)")
+    p.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="(default: %(default)s)")
+    p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes per run (default: %(default)s)")
+    p.add_argument("--report-only", action="store_true", help="only rebuild the results from existing cells")
+    p.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE", help="PPO override for every cell")
+    p.add_argument(
+        "--reward-model", action="append", default=[], metavar="KEY=VALUE", help="reward-model override for every cell"
+    )
+    p.set_defaults(func=_bench)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from prefrl.bench.report import write_report
+    from prefrl.bench.sweep import SweepConfig, run_local
+    from prefrl.control.trainer import check_env_id
+    from prefrl.core.selection import STRATEGIES
+    from prefrl.core.teachers import PRESETS
+
+    for env in args.envs:
+        check_env_id(env)
+    for teacher in args.teachers:
+        if teacher not in PRESETS:
+            raise PrefrlError(f"unknown teacher {teacher!r}; choose from {', '.join(PRESETS)}")
+    for selection in args.selections:
+        if selection not in STRATEGIES:
+            raise PrefrlError(f"unknown selection {selection!r}; choose from {', '.join(STRATEGIES)}")
+    if min(args.labels) <= 0 or args.timesteps <= 0 or args.workers <= 0:
+        raise PrefrlError("--labels, --timesteps and --workers must be positive")
+    extra = [x for kv in args.ppo for x in ("--ppo", kv)] + [
+        x for kv in args.reward_model for x in ("--reward-model", kv)
+    ]
+    config = SweepConfig(
+        envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
+        timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
+    )  # fmt: skip
+    if not args.report_only:
+        status = run_local(config)
+        failed = [c for c, s in status.items() if s.startswith("failed")]
+        if failed:
+            print(f"{len(failed)} cells failed; their logs are in {args.work}", file=sys.stderr)
+    command = "prefrl bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "prefrl bench"
+    print(write_report(config, args.results, command))
+    print(f"results: {args.results}/results.csv, summary.md, curves.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prefrl",
@@ -400,6 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
     _label_parser(sub)
     _render_parser(sub)
     _watch_parser(sub)
+    _bench_parser(sub)
     return parser
 
 

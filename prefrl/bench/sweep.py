@@ -1,0 +1,139 @@
+"""Sweeps of `prefrl train` runs: envs x seeds x label budgets x teachers x selection strategies, plus the
+true-reward baseline of every (env, seed). Each cell is an ordinary run folder, so a sweep resumes mid-cell and can be
+spread over several sessions or machines.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+
+from tqdm import tqdm
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the sweep. labels == 0 marks the true-reward baseline."""
+
+    env: str
+    seed: int
+    labels: int = 0
+    teacher: str = "perfect"
+    selection: str = "disagreement"
+
+    @property
+    def baseline(self) -> bool:
+        return self.labels == 0
+
+    @property
+    def tag(self) -> str:
+        return "true" if self.baseline else f"{self.labels}-{self.teacher}-{self.selection}"
+
+    def folder(self, work: Path) -> Path:
+        return work / self.env.replace("/", "_") / f"{self.tag}-s{self.seed}"
+
+
+@dataclass
+class SweepConfig:
+    envs: list[str] = field(default_factory=lambda: ["HalfCheetah-v5"])
+    seeds: list[int] = field(default_factory=lambda: [0])
+    labels: list[int] = field(default_factory=lambda: [700])
+    teachers: list[str] = field(default_factory=lambda: ["perfect"])
+    selections: list[str] = field(default_factory=lambda: ["disagreement"])
+    timesteps: int = 500_000
+    workers: int = 2
+    minutes: float = float("inf")
+    """Stop (resumably) after this long."""
+    work: Path = Path("benchmarks/work")
+    extra: list[str] = field(default_factory=list)
+    """Further `prefrl train` arguments for every cell (e.g. --ppo n_epochs=10)."""
+
+    def cells(self) -> list[Cell]:
+        """Every cell, the true-reward baseline of each (env, seed) first."""
+        out = [Cell(env, seed) for seed, env in product(self.seeds, self.envs)]
+        for seed, env, labels, teacher, selection in product(
+            self.seeds, self.envs, self.labels, self.teachers, self.selections
+        ):
+            out.append(Cell(env, seed, labels, teacher, selection))
+        return out
+
+
+def progress_of(folder: Path) -> int:
+    """Timesteps a cell's last checkpoint reached (-1: none yet)."""
+    p = folder / "progress.json"
+    return int(json.loads(p.read_text())["timesteps"]) if p.exists() else -1
+
+
+def train_command(config: SweepConfig, cell: Cell) -> list[str]:
+    folder = cell.folder(config.work)
+    base = [sys.executable, "-m", "prefrl", "train", "--quiet"]
+    if progress_of(folder) >= 0:
+        return [*base, "--resume", str(folder)]
+    if folder.exists():  # stopped before its first checkpoint: nothing to keep
+        shutil.rmtree(folder)
+    cmd = [
+        *base,
+        "--env",
+        cell.env,
+        "--seed",
+        str(cell.seed),
+        "--timesteps",
+        str(config.timesteps),
+        "--out",
+        str(folder),
+    ]
+    if cell.baseline:
+        cmd += ["--reward", "true"]
+    else:
+        cmd += ["--labels", str(cell.labels), "--teacher", cell.teacher, "--selection", cell.selection]
+    return cmd + list(config.extra)
+
+
+def run_local(config: SweepConfig) -> dict[Cell, str]:
+    """Run unfinished cells, `workers` at a time, with one progress bar over all their steps. Returns statuses."""
+    cells = config.cells()
+    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.timesteps]
+    status = {c: "done" for c in cells if c not in todo}
+    print(f"{len(cells)} cells: {len(cells) - len(todo)} finished, {len(todo)} to run on {config.workers} workers")
+    deadline = time.time() + config.minutes * 60
+    running: dict[Cell, subprocess.Popen] = {}
+    config.work.mkdir(parents=True, exist_ok=True)
+
+    def steps_done() -> int:
+        return sum(max(progress_of(c.folder(config.work)), 0) for c in cells)
+
+    bar = tqdm(total=len(cells) * config.timesteps, initial=steps_done(), unit="step", desc="sweep")
+    try:
+        while (todo or running) and time.time() < deadline:
+            while todo and len(running) < config.workers:
+                cell = todo.pop(0)
+                cell.folder(config.work).parent.mkdir(parents=True, exist_ok=True)
+                log = open(config.work / f"{cell.env.replace('/', '_')}-{cell.tag}-s{cell.seed}.log", "a")
+                running[cell] = subprocess.Popen(train_command(config, cell), stdout=log, stderr=subprocess.STDOUT)
+            for cell, proc in list(running.items()):
+                if proc.poll() is not None:
+                    del running[cell]
+                    status[cell] = "done" if proc.returncode == 0 else f"failed (exit {proc.returncode}; see its log)"
+                    bar.write(f"{cell.env} {cell.tag} seed {cell.seed}: {status[cell]}")
+            bar.n = steps_done()
+            bar.set_postfix(running=len(running), queued=len(todo))
+            bar.refresh()
+            time.sleep(2)
+    except KeyboardInterrupt:
+        bar.write("interrupted: stopping the running cells (each checkpoints first)")
+    for proc in running.values():  # out of time: stop cleanly; each run checkpoints on SIGTERM
+        proc.send_signal(signal.SIGTERM)
+    for cell, proc in running.items():
+        proc.wait()
+        status[cell] = f"paused at {progress_of(cell.folder(config.work))} steps"
+    bar.close()
+    for cell in todo:
+        status.setdefault(cell, "not started")
+    return status

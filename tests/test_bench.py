@@ -1,0 +1,56 @@
+"""`prefrl bench`: a sweep with baselines that resumes, and a report with ratios and figures."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+from prefrl.bench.report import final_return
+from prefrl.bench.sweep import Cell, SweepConfig, progress_of
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def bench(tmp_path, *extra):
+    cmd = [sys.executable, "-m", "prefrl", "bench", "--envs", "HalfCheetah-v5", "--seeds", "0",
+           "--labels", "20", "--teachers", "perfect", "mistake", "--timesteps", "512", "--workers", "2", "--eval-episodes", "1",
+           "--ppo", "n_steps=256", "--ppo", "n_epochs=1",
+           "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"), *extra]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+
+
+def test_every_cell_has_a_true_reward_baseline_for_its_env_and_seed():
+    config = SweepConfig(envs=["A", "B"], seeds=[0, 1], labels=[350, 700], teachers=["perfect", "mistake"])
+    cells = config.cells()
+    assert len(cells) == 2 * 2 * (1 + 2 * 2)
+    for cell in cells:
+        assert Cell(cell.env, cell.seed) in cells
+    assert len({c.folder(Path("w")) for c in cells}) == len(cells)  # one run folder each
+
+
+def test_final_return_averages_the_last_three_evaluations_within_the_horizon():
+    rows = [{"timesteps": t, "true_return_mean": r} for t, r in [(0, 0.0), (10, 3.0), (20, 6.0), (30, 9.0), (40, 99)]]
+    assert final_return(rows, horizon=30) == 6.0
+
+
+def test_a_sweep_stopped_part_way_resumes_and_reports(tmp_path):
+    first = bench(tmp_path, "--minutes", "0.1")  # stops (resumably) before all three cells are done
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = bench(tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], teachers=["perfect", "mistake"],
+                         work=tmp_path / "work")  # fmt: skip
+    assert all(progress_of(c.folder(config.work)) >= 512 for c in config.cells())
+    third = bench(tmp_path)  # nothing left to run
+    assert "3 cells: 3 finished, 0 to run" in third.stdout
+    results = tmp_path / "results"
+    with (results / "results.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert {(r["teacher"], r["reward"]) for r in rows} == {
+        ("-", "true"),
+        ("perfect", "learned"),
+        ("mistake", "learned"),
+    }
+    summary = (results / "summary.md").read_text()
+    assert "| HalfCheetah-v5 | 20 | mistake | disagreement | 1 |" in summary
+    assert (results / "curves.png").stat().st_size > 10_000 and (results / "teachers.png").exists()
