@@ -5,6 +5,7 @@ true-reward PPO, mean ± std over seeds) and figures (learning curves per env; b
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     ratios: dict[tuple[str, tuple[int, str, str]], list[float]] = defaultdict(list)
+    unfinished: dict[str, int] = defaultdict(int)
     for env in config.envs:
         variants = sorted({_variant(c) for c in data if c.env == env and not c.baseline})
         for variant in variants:
@@ -54,12 +56,15 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             for seed in config.seeds:
                 p_rows = data.get(Cell(env, seed, *variant), [])
                 t_rows = data.get(Cell(env, seed), [])
-                if len(p_rows) < 2 or len(t_rows) < 2:  # a seed counts once both arms have evaluations
+                if not p_rows or not t_rows:
                     continue
                 horizon = min(p_rows[-1]["timesteps"], t_rows[-1]["timesteps"])
-                fp, ft = final_return(p_rows, horizon), final_return(t_rows, horizon)
-                wp = [r["wall_time"] for r in p_rows if r["timesteps"] <= horizon][-1]
-                wt = [r["wall_time"] for r in t_rows if r["timesteps"] <= horizon][-1]
+                if horizon < config.timesteps:  # a seed counts once both its runs have finished
+                    unfinished[env] += 1
+                    continue
+                # both finished: each run's own last evaluations (their final steps differ by part of a rollout)
+                fp, ft = final_return(p_rows, math.inf), final_return(t_rows, math.inf)
+                wp, wt = p_rows[-1]["wall_time"], t_rows[-1]["wall_time"]
                 pref.append(fp)
                 true.append(ft)
                 ratio.append(fp / ft if ft else float("nan"))
@@ -81,11 +86,14 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             f"Command: `{command}`",
             "",
             f"Final true return = mean of a run's last {FINAL_EVALS} evaluations (deterministic policy, 5 episodes "
-            "each) up to the furthest step both it and its seed's true-reward run reached. Columns give mean ± std "
+            "each). Columns give mean ± std "
             "over the seeds whose two arms both have results; ratio = preference / true-reward per seed, then "
-            "averaged. Wall-clock ratio compares the two runs' times to that step.",
+            "averaged. Wall-clock ratio compares the two runs' total times. Only seeds whose preference "
+            "and true-reward runs have both finished count.",
             "",
             *lines,
+            "",
+            *[f"{env}: {n} (variant, seed) pairs still running or paused, left out." for env, n in unfinished.items()],
             "",
         ]
     )
