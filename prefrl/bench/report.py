@@ -118,7 +118,9 @@ def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], p
         for cell, rows in data.items():
             if cell.env == env and len(rows) > 1:
                 groups[(0, "true", "") if cell.baseline else _variant(cell)].append(rows)
-        for i, (variant, runs) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0] == 0, kv[0]))):
+        for i, (variant, all_runs) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0] == 0, kv[0]))):
+            finished = [r for r in all_runs if r[-1]["timesteps"] >= config.timesteps]
+            runs = finished or all_runs  # runs still going would cut every curve short
             n = min(len(r) for r in runs)
             t = np.array([row["timesteps"] for row in runs[0][:n]])
             y = np.array([[row["true_return_mean"] for row in r[:n]] for r in runs])
