@@ -415,6 +415,13 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--work", type=Path, default=Path("benchmarks/work"), help="run folders (default: %(default)s)")
     p.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="(default: %(default)s)")
     p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes per run (default: %(default)s)")
+    p.add_argument(
+        "--backend",
+        choices=["local", "ray"],
+        default="local",
+        help="local processes, or Ray tasks (pip install 'prefrl[ray]'; --work on shared storage) (default: %(default)s)",
+    )
+    p.add_argument("--ray-address", help="Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the results from existing cells")
     p.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE", help="PPO override for every cell")
     p.add_argument(
@@ -448,7 +455,12 @@ def _bench(args: argparse.Namespace) -> int:
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
     )  # fmt: skip
     if not args.report_only:
-        status = run_local(config)
+        if args.backend == "ray":
+            from prefrl.bench.ray_backend import run_ray
+
+            status = run_ray(config, args.ray_address)
+        else:
+            status = run_local(config)
         failed = [c for c, s in status.items() if s.startswith("failed")]
         if failed:
             print(f"{len(failed)} cells failed; their logs are in {args.work}", file=sys.stderr)

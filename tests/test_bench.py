@@ -54,3 +54,16 @@ def test_a_sweep_stopped_part_way_resumes_and_reports(tmp_path):
     summary = (results / "summary.md").read_text()
     assert "| HalfCheetah-v5 | 20 | mistake | disagreement | 1 |" in summary
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "teachers.png").exists()
+
+
+def test_the_ray_backend_runs_the_same_cells_on_a_local_ray_instance(tmp_path):
+    import pytest
+
+    pytest.importorskip("ray")
+    result = bench(tmp_path, "--backend", "ray")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "3 cells: 0 finished, 3 to run on Ray" in result.stdout
+    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], teachers=["perfect", "mistake"],
+                         work=tmp_path / "work")  # fmt: skip
+    assert all(progress_of(c.folder(config.work)) >= 512 for c in config.cells())
+    assert "| HalfCheetah-v5 | 20 | perfect | disagreement | 1 |" in (tmp_path / "results" / "summary.md").read_text()
