@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env import VecNormalize
+
+from prefrl.core.records import append_row, read_json, read_rows, write_json  # noqa: F401  (callers use rf.read_json / rf.write_json)
 
 CONFIG = "config.json"
 STORE = "labels.sqlite"
@@ -33,16 +33,6 @@ METRIC_FIELDS = [
     "wall_time",
 ]
 _INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
 
 
 def save_vecnormalize(venv: VecNormalize, folder: Path) -> None:
@@ -69,15 +59,7 @@ def load_vecnormalize(venv: VecNormalize, folder: Path) -> None:
 
 
 def append_metrics(folder: Path, row: dict[str, Any]) -> None:
-    path = folder / METRICS
-    new = not path.exists()
-    with path.open("a", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=METRIC_FIELDS, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow({k: _cell(k, v) for k, v in row.items()})
-        f.flush()
-        os.fsync(f.fileno())
+    append_row(folder / METRICS, METRIC_FIELDS, {k: _cell(k, v) for k, v in row.items()})
 
 
 def _cell(key: str, value: Any) -> Any:
@@ -88,11 +70,7 @@ def _cell(key: str, value: Any) -> Any:
 
 
 def read_metrics(folder: Path) -> list[dict[str, float]]:
-    path = folder / METRICS
-    if not path.exists():
-        return []
-    with path.open() as f:
-        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in csv.DictReader(f)]
+    return read_rows(folder / METRICS)
 
 
 def truncate_metrics(folder: Path, max_timesteps: int) -> None:

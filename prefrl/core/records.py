@@ -1,0 +1,43 @@
+"""Run-folder records shared by every domain: JSON written atomically, CSV rows fsynced one by one.
+
+A run killed at any moment leaves either the old file or the new one, and every metrics row it logged.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def append_row(path: Path, fields: list[str], row: dict[str, Any]) -> None:
+    """Append one CSV row (header first if the file is new); NaN becomes an empty cell."""
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()})
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_rows(path: Path) -> list[dict[str, float]]:
+    """Every row of a numeric CSV as floats (empty cells as NaN); [] when the file does not exist."""
+    if not path.exists():
+        return []
+    with path.open() as f:
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in csv.DictReader(f)]
