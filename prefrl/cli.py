@@ -267,17 +267,20 @@ def _clip_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 def _label_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "label",
-        help="label clip pairs of a run in a window (while it trains, or after)",
+        help="label pairs of a run in a window: clips of a control run, completions of a text run",
         description=(
-            "Open a window that plays two clips of a run's agent side by side and asks which is better. Each "
-            "label is saved to RUN/labels.sqlite before the next pair appears. Several windows (annotators) may "
-            "label one run at once; each query goes to one of them. Works on running, stopped and finished runs."
+            "Open a window that shows two clips of a run's agent (a control run), or a prompt and two of its "
+            "completions (a `prefrl text` run), side by side and asks which is better. Each label is saved to "
+            "RUN/labels.sqlite before the next pair appears. Several windows (annotators) may label one run at "
+            "once; each query goes to one of them. Works on running, stopped and finished runs."
         ),
         epilog=(
             "keys: left/A left is better, right/D right is better, up/W equally good, down/S can't tell,\n"
-            "      Backspace/U undo, Space pause, -/+ speed, R restart, Esc/Q quit; clicking a clip picks it.\n"
-            "example:\n  prefrl train --env Hopper-v5 --teacher human --labels 300 --out runs/me &\n"
-            "  prefrl label runs/me --annotator alice"
+            "      Backspace/U undo, Space pause, -/+ speed, R restart (clips only), Esc/Q quit; a click picks.\n"
+            "examples:\n  prefrl train --env Hopper-v5 --teacher human --labels 300 --out runs/me &\n"
+            "  prefrl label runs/me --annotator alice\n"
+            "  prefrl text train --teacher human --out runs/text-me &\n"
+            "  prefrl label runs/text-me --annotator alice"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -485,6 +488,9 @@ def build_parser() -> argparse.ArgumentParser:
     _render_parser(sub)
     _watch_parser(sub)
     _bench_parser(sub)
+    from prefrl.text.cli import add_text_parser
+
+    add_text_parser(sub)
     return parser
 
 
