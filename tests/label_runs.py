@@ -1,7 +1,9 @@
-"""Run folders with queries waiting for a person: real MuJoCo segments (with state to render) in a real store."""
+"""Run folders with queries waiting for a person: real MuJoCo segments (with state to render) in a real store, or
+the completions of a text run, stored as its trainer stores them."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -47,5 +49,47 @@ def make_label_run(folder: Path, n_queries: int, env_id: str = "HalfCheetah-v5",
     store.set_state("clips_dir", str(folder / "clips"))
     store.set_state("run_name", folder.name)
     store.set_state("budget", str(n_queries))
+    store.close()
+    return queries
+
+
+TEXT_RANKINGS = (  # (prompt, its completions); the trainer stores K sampled completions per prompt like this
+    (
+        "Tell a story about Stolis and a candlestick at the lake.\n",
+        "Stolis found a shiny candlestick at the lake. The morning was lovely, and Stolis laughed. Hebrel said the "
+        "water was calm and friendly, so they sat on the pier and watched the boats until the sun went down. Stolis "
+        "gave the candlestick to Hebrel, who felt happy and grateful, and they walked home together along the shore.",
+        "The lake was cold. Stolis sighed.",
+        "Stolis looked at the candlestick and the candlestick and the lake and the lake and the",
+    ),
+    (
+        "Write a short story in which Vianstum finds an umbrella at the zoo.\n",
+        "Vianstum found a ruined umbrella at the zoo. Geisia said the morning was gloomy, and Vianstum sighed.",
+        "Vianstum found a bright umbrella at the zoo and gave it to Prouthel, who laughed with joy.",
+        "At the zoo, Vianstum",
+    ),
+)
+
+
+def make_text_run(folder: Path, prompts: int = 2, k: int = 3) -> list[int]:
+    """A text run folder (no model) whose store asks about every pair of each prompt's k completions.
+
+    Items are JSON payloads as the text trainer writes them; each prompt's last completion was cut at the length
+    limit (it did not end by itself)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"oracle": "combo", "k": k, "out": str(folder)}))
+    store = LabelStore(folder / "labels.sqlite")
+    payloads = []
+    for g in range(prompts):
+        prompt, *completions = TEXT_RANKINGS[g % len(TEXT_RANKINGS)]
+        for j in range(k):
+            payload = {
+                "prompt": prompt, "completion": completions[j % len(completions)], "ended": j != k - 1, "group": g,
+                "cycle": 0, "source": "policy-0", "gold": float(j),
+            }  # fmt: skip
+            payloads.append(json.dumps(payload).encode())
+    ids = store.add_items("text", payloads)
+    groups = [ids[g * k : (g + 1) * k] for g in range(prompts)]
+    queries = store.add_queries([pair for group in groups for pair in itertools.combinations(group, 2)])
     store.close()
     return queries

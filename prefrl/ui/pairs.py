@@ -1,22 +1,21 @@
-"""Where a labelling window's pairs come from: claimed queries with their clips decoded, prepared off the UI thread.
+"""Clip pairs for a control run: claimed queries with both clips decoded, prepared off the UI thread.
 
-A background thread claims queries from the run's store (with a lease it renews while the window lives), makes
-sure both clips exist on disk (rendering missing or unreadable ones itself), decodes them and queues the result, so
-that after a key press the next pair is already in memory.
+Each claimed query's clips are read from disk, or rendered again (in a render process of our own) when a file is
+missing or unreadable, then decoded, so that after a key press the next pair is already in memory.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from prefrl.control.clips import ClipConfig, RenderPool, clip_path, read_clip
 from prefrl.core.store import LabelStore
+from prefrl.ui.source import QuerySource, SourceConfig
+
+__all__ = ["Pair", "PairSource", "SourceConfig"]
 
 
 @dataclass
@@ -38,136 +37,42 @@ class Pair:
         return max(len(self.frames_a) / self.fps_a, len(self.frames_b) / self.fps_b)
 
 
-@dataclass
-class SourceConfig:
-    depth: int = 3
-    """Pairs decoded ahead of the person."""
-    lease_s: float = 60.0
-    """How long a claim lasts without renewal; a dead window's queries go to others after this."""
-    poll_s: float = 0.2
+class PairSource(QuerySource[Pair]):
+    """Claims queries and decodes their clips in a thread; the window takes them with `next()`."""
 
-
-@dataclass
-class PairSource:
-    """Claims, renders and decodes pairs in a thread; the window takes them with `next()`."""
-
-    store_path: Path
-    annotator: str
-    env_id: str
-    run_name: str
-    clips_dir: Path
-    clip_config: ClipConfig = field(default_factory=ClipConfig)
-    config: SourceConfig = field(default_factory=SourceConfig)
-
-    def __post_init__(self) -> None:
-        self._ready: deque[Pair] = deque()
-        self._wanted: deque[tuple[int, int, int]] = deque()  # undone queries to bring back first
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._held: set[int] = set()  # query ids this window has claimed and not answered
+    def __init__(
+        self,
+        store_path: Path,
+        annotator: str,
+        env_id: str,
+        run_name: str,
+        clips_dir: Path,
+        clip_config: ClipConfig | None = None,
+        config: SourceConfig | None = None,
+    ) -> None:
+        self.env_id = env_id
+        self.run_name = run_name
+        self.clips_dir = Path(clips_dir)
+        self.clip_config = clip_config or ClipConfig()
         self._pool: RenderPool | None = None
-        self.messages: deque[str] = deque(maxlen=5)
         self.rendered = 0
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._run, name="pair-source", daemon=True)
-        self._thread.start()
-
-    # called from the UI thread ----------------------------------------------------------------------------------
-    def next(self) -> Pair | None:
-        with self._lock:
-            return self._ready.popleft() if self._ready else None
-
-    def take(self, query_id: int) -> Pair | None:
-        """That query's pair, if it is ready (undo waits for the pair it brought back)."""
-        with self._lock:
-            for pair in self._ready:
-                if pair.query_id == query_id:
-                    self._ready.remove(pair)
-                    return pair
-        return None
-
-    def put_back(self, pair: Pair) -> None:
-        """A pair taken but not answered (undo brought another first): show it again next."""
-        with self._lock:
-            self._ready.appendleft(pair)
-
-    def bring_back(self, query_id: int) -> None:
-        """An undone query is held by this window again (the store re-claimed it for this annotator)."""
-        with self._lock:
-            self._held.add(query_id)
-
-    def reload(self, query: tuple[int, int, int]) -> None:
-        """Load an undone query's clips again, ahead of everything else."""
-        with self._lock:
-            self._wanted.append(query)
-
-    def answered(self, query_id: int) -> None:
-        with self._lock:
-            self._held.discard(query_id)
-
-    def queued(self) -> int:
-        with self._lock:
-            return len(self._ready)
+        super().__init__(store_path, annotator, config)  # starts the thread: everything it reads is set above
 
     def close(self) -> None:
-        """Stop the thread and hand back every claim not answered, so other windows can take them at once."""
-        self._stop.set()
-        self._thread.join(timeout=10)
-        store = LabelStore(self.store_path, create=False)
-        with self._lock:
-            held = sorted(self._held)
-        store.release(self.annotator, held)
-        store.close()
+        super().close()
         if self._pool is not None:
             self._pool.close()
 
-    # the thread -------------------------------------------------------------------------------------------------
-    def _run(self) -> None:
-        store = LabelStore(self.store_path, create=False)
-        last_renew = time.time()
-        try:
-            while not self._stop.is_set():
-                if time.time() - last_renew > self.config.lease_s / 3:
-                    with self._lock:
-                        held = sorted(self._held)
-                    store.renew(self.annotator, held, self.config.lease_s)
-                    last_renew = time.time()
-                with self._lock:
-                    wanted = self._wanted.popleft() if self._wanted else None
-                    room = len(self._ready) < self.config.depth
-                if wanted is not None:
-                    self._load(store, wanted, front=True)
-                    continue
-                if not room:
-                    self._stop.wait(self.config.poll_s)
-                    continue
-                query = store.claim(self.annotator, self.config.lease_s)
-                if query is None:
-                    self._stop.wait(self.config.poll_s)
-                    continue
-                with self._lock:
-                    self._held.add(query[0])
-                self._load(store, query, front=False)
-        except Exception as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            store.close()
-
-    def _load(self, store: LabelStore, query: tuple[int, int, int], front: bool) -> None:
+    def prepare(self, store: LabelStore, query: tuple[int, int, int]) -> Pair | None:
         qid, a, b = query
         clips = {}
         for item in (a, b):
             clips[item] = self._clip(store, item)
             if clips[item] is None:
                 self.messages.append(f"query {qid}: clip of segment {item} cannot be rendered; skipped")
-                store.release(self.annotator, [qid])
-                with self._lock:
-                    self._held.discard(qid)
-                return
+                return None
         (fa, ra), (fb, rb) = clips[a], clips[b]  # type: ignore[misc]
-        pair = Pair(qid, a, b, fa, fb, ra, rb)
-        with self._lock:
-            (self._ready.appendleft if front else self._ready.append)(pair)
+        return Pair(qid, a, b, fa, fb, ra, rb)
 
     def _clip(self, store: LabelStore, item: int) -> tuple[np.ndarray, float] | None:
         """Frames of an item's clip; renders it when the file is missing or unreadable."""

@@ -1,39 +1,72 @@
-"""The labelling window: two clips loop side by side; a key (or a click) says which is better.
+"""The labelling window: two clips (a control run) or two completions (a text run) side by side; a key (or a click)
+says which is better.
 
-Every label is committed to the run's SQLite store before the next pair is shown. Pairs are prepared by a
-`PairSource` thread, so the window keeps drawing while clips render or the trainer writes.
+Every label is committed to the run's SQLite store before the next pair is shown. Pairs are prepared by a source
+thread that claims queries for this window alone, so the window keeps drawing while clips render or the trainer
+writes. Keys, undo, claims and the status line are the same for both kinds of run; a view (`ClipView`, `TextView`)
+says only where pairs come from and how one side is drawn.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from prefrl.control.clips import ClipConfig
 from prefrl.core.comparisons import Choice
 from prefrl.core.store import LabelStore
 from prefrl.errors import PrefrlError
-from prefrl.ui.pairs import Pair, PairSource, SourceConfig
+from prefrl.ui.clip_view import ClipView
+from prefrl.ui.source import QuerySource, SourceConfig
+from prefrl.ui.text_view import TextView
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
-DEFAULT_INSTRUCTION = "Which one moves forward faster?"
-HELP = (
-    "Left/A: left is better   Right/D: right is better   Up/W: equally good   Down/S: can't tell",
-    "U: undo   Space: pause   -/+: speed   R: restart   Q: quit   (or click the better clip)",
-)
+CONFIG, STORE = "config.json", "labels.sqlite"  # what every run folder holds, control or text (no torch to import)
 
 
 @dataclass
 class WindowConfig:
     clip_size: int = 384
     """On-screen size of each clip, in pixels."""
+    text_column: tuple[int, int] = (480, 300)
+    """On-screen width and height of each completion of a text run, in pixels."""
     fps: int = 60
     source: SourceConfig | None = None
     clip: ClipConfig | None = None
+
+
+class View(Protocol):
+    """What differs between kinds of run: where pairs come from and how they are drawn."""
+
+    source: QuerySource
+    instruction: str
+    """The question when the run sets none."""
+    help: tuple[str, str]
+    noun: str
+    plays: bool
+    """Whether pairs run in time, so that pause, speed and restart apply."""
+    header_height: int
+    column: tuple[int, int]
+
+    def show(self, pair: Any) -> None: ...
+    def duration(self) -> float: ...
+    def draw_header(self, screen: Any, rect: Any) -> None: ...
+    def draw_side(self, screen: Any, side: int, rect: Any, loop_time: float) -> bool: ...
+
+
+def open_view(run_dir: Path, run_config: dict[str, Any], store: LabelStore, annotator: str, c: WindowConfig) -> View:
+    """Clips for a control run (its config names an env), completions for a text run (it names an oracle)."""
+    if "env" in run_config:
+        return ClipView(store, annotator, run_dir, run_config, c.clip_size, c.clip, c.source)
+    if "oracle" in run_config:
+        return TextView(store, annotator, c.text_column, c.source)
+    raise PrefrlError(f"{run_dir / CONFIG} names neither an env (a control run) nor an oracle (a text run)")
 
 
 def open_display(size: tuple[int, int], caption: str):  # type: ignore[no-untyped-def]
@@ -67,46 +100,41 @@ class LabelWindow:
         config: WindowConfig | None = None,
         on_label: Callable[[int, Choice], None] | None = None,
     ) -> None:
-        from prefrl.control import run_folder as rf
-
         self.run_dir = Path(run_dir)
         self.annotator = annotator
         self.config = c = config or WindowConfig()
         self.on_label = on_label
-        store_path = self.run_dir / rf.STORE
-        if not (self.run_dir / rf.CONFIG).exists() or not store_path.exists():
-            raise PrefrlError(f"{self.run_dir} is not a prefrl run folder (needs {rf.CONFIG} and {rf.STORE})")
+        store_path = self.run_dir / STORE
+        if not (self.run_dir / CONFIG).exists() or not store_path.exists():
+            raise PrefrlError(f"{self.run_dir} is not a prefrl run folder (needs {CONFIG} and {STORE})")
         self.store = LabelStore(store_path, create=False)
-        run_config = rf.read_json(self.run_dir / rf.CONFIG)
-        env_id = run_config["env"]
-        if c.clip is None:  # re-render lost clips the way the run renders them
-            size = int(run_config.get("clip_size", 256))
-            c.clip = ClipConfig(
-                width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera")
-            )
-        clips_dir = Path(self.store.get_state("clips_dir") or "clips")
+        run_config = json.loads((self.run_dir / CONFIG).read_text())
         run_name = self.store.get_state("run_name") or self.run_dir.name
-        self.instruction = self.store.get_state("instruction") or DEFAULT_INSTRUCTION
-        self.source = PairSource(
-            store_path, annotator, env_id, run_name, clips_dir, c.clip or ClipConfig(), c.source or SourceConfig()
-        )
+        self.view = open_view(self.run_dir, run_config, self.store, annotator, c)
+        self.source = self.view.source
+        self.instruction = self.store.get_state("instruction") or self.view.instruction
         import pygame
 
         self.pg = pygame
-        size = c.clip_size
+        w, h = self.view.column
         self.margin = 24
-        self.top = 64
+        self.header = pygame.Rect(self.margin, 64, w * 2 + self.margin, max(0, self.view.header_height - 16))
+        self.top = 64 + self.view.header_height
         self.rects = (
-            pygame.Rect(self.margin, self.top, size, size),
-            pygame.Rect(2 * self.margin + size, self.top, size, size),
+            pygame.Rect(self.margin, self.top, w, h),
+            pygame.Rect(2 * self.margin + w, self.top, w, h),
         )
-        width, height = 3 * self.margin + 2 * size, self.top + size + 120
-        self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
+        width, height = 3 * self.margin + 2 * w, self.top + h + 120
+        try:
+            self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
+        except PrefrlError:  # hand back what the source has claimed already, so other windows get it at once
+            self.source.close()
+            self.store.close()
+            raise
         self.font = pygame.font.SysFont(None, 30)
         self.small = pygame.font.SysFont(None, 22)
         self.clock = pygame.time.Clock()
-        self.current: Pair | None = None
-        self.surfaces: tuple[list, list] = ([], [])
+        self.current: Any = None  # the pair on screen (a clip `Pair` or a `TextPair`)
         self.speed_index = SPEEDS.index(1.0)
         self.paused = False
         self.loop_time = 0.0
@@ -117,23 +145,16 @@ class LabelWindow:
         self._stats_at = 0.0
         self._last_tick = time.time()
         self.message = ""
-        self.history: deque[Pair] = deque(maxlen=20)  # labelled pairs, so undo shows its pair again at once
+        self.history: deque[Any] = deque(maxlen=20)  # labelled pairs, so undo shows its pair again at once
         self._awaiting: int | None = None  # an undone query not in history, being reloaded
 
     # -- pairs -------------------------------------------------------------------------------------------------
-    def _show(self, pair: Pair | None) -> None:
+    def _show(self, pair: Any) -> None:
         self.current = pair
         self.loop_time = 0.0
+        self.view.show(pair)
         if pair is None:
-            self.surfaces = ([], [])
             return
-        size = (self.config.clip_size, self.config.clip_size)
-        pg = self.pg
-
-        def surfaces(frames):  # type: ignore[no-untyped-def]
-            return [pg.transform.scale(pg.surfarray.make_surface(f.swapaxes(0, 1)), size) for f in frames]
-
-        self.surfaces = (surfaces(pair.frames_a), surfaces(pair.frames_b))
         if not pair.shown:
             self.store.mark_shown(pair.query_id)
             pair.shown = True
@@ -194,20 +215,25 @@ class LabelWindow:
                 self.label(choices[key])
             elif key in (pg.K_BACKSPACE, pg.K_u):
                 self.undo()
-            elif key == pg.K_SPACE:
-                self.paused = not self.paused
-            elif key in (pg.K_MINUS, pg.K_KP_MINUS):
-                self.speed_index = max(0, self.speed_index - 1)
-            elif key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
-                self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
-            elif key == pg.K_r:
-                self.loop_time = 0.0
             elif key in (pg.K_ESCAPE, pg.K_q):
                 self.running = False
+            elif self.view.plays:
+                self._playback(key)
+
+    def _playback(self, key: int) -> None:
+        pg = self.pg
+        if key == pg.K_SPACE:
+            self.paused = not self.paused
+        elif key in (pg.K_MINUS, pg.K_KP_MINUS):
+            self.speed_index = max(0, self.speed_index - 1)
+        elif key in (pg.K_PLUS, pg.K_EQUALS, pg.K_KP_PLUS):
+            self.speed_index = min(len(SPEEDS) - 1, self.speed_index + 1)
+        elif key == pg.K_r:
+            self.loop_time = 0.0
 
     # -- one frame -----------------------------------------------------------------------------------------------
     def step(self) -> bool:
-        """Handle pending events, advance the clips, draw. Returns False once the person quits."""
+        """Handle pending events, advance the clips (if any), draw. Returns False once the person quits."""
         now = time.time()
         elapsed, self._last_tick = now - self._last_tick, now
         for event in self.pg.event.get():
@@ -222,8 +248,8 @@ class LabelWindow:
                     self._show(pair)
             else:
                 self._show(self.source.next())
-        if self.current is not None and not self.paused:
-            self.loop_time = (self.loop_time + elapsed * SPEEDS[self.speed_index]) % max(self.current.duration, 1e-3)
+        if self.current is not None and self.view.plays and not self.paused:
+            self.loop_time = (self.loop_time + elapsed * SPEEDS[self.speed_index]) % max(self.view.duration(), 1e-3)
         self._refresh_stats()
         self.draw()
         return True
@@ -246,11 +272,12 @@ class LabelWindow:
             return
         self._stats_at = time.time()
         s = self.store
-        budget = s.get_state("budget")
+        budget = s.get_state("budget")  # a text run has none: what it still asks for is what is pending
         labels = s.count_labels()
+        remaining = max(0, int(budget) - labels - s.count_queries("skipped")) if budget else s.count_queries("pending")
         self._stats = {
             "labels": labels,
-            "remaining": max(0, int(budget) - labels - s.count_queries("skipped")) if budget else "?",
+            "remaining": remaining,
             "available": s.count_available(self.annotator),
             "trainer": s.get_state("trainer") or "no trainer",
         }
@@ -265,40 +292,31 @@ class LabelWindow:
             f"trainer: {st['trainer']}"
         )
 
-    def _frame_index(self, n: int, fps: float) -> int:
-        return min(int(self.loop_time * fps), n - 1)
-
     def draw(self) -> None:
         pg, screen = self.pg, self.screen
         screen.fill((24, 24, 28))
         title = self.font.render(self.instruction, True, (240, 240, 240))
         screen.blit(title, ((screen.get_width() - title.get_width()) // 2, 20))
-        pair = self.current
+        pair, view = self.current, self.view
+        if view.header_height:
+            view.draw_header(screen, self.header)
         for side, rect in enumerate(self.rects):
             pg.draw.rect(screen, (60, 60, 66), rect.inflate(4, 4), 2)
-            frames = self.surfaces[side]
-            if pair is None or not frames:
-                text = self.small.render("waiting for clips...", True, (160, 160, 160))
+            if pair is None or not view.draw_side(screen, side, rect, self.loop_time):
+                text = self.small.render(f"waiting for {view.noun}s...", True, (160, 160, 160))
                 screen.blit(text, text.get_rect(center=rect.center))
-                continue
-            fps = pair.fps_a if side == 0 else pair.fps_b
-            i = self._frame_index(len(frames), fps)
-            screen.blit(frames[i], rect)
-            if i == len(frames) - 1 and len(frames) / fps < pair.duration - 1e-6:
-                end = self.small.render("episode ended", True, (255, 120, 120))
-                screen.blit(end, (rect.x + 6, rect.y + 6))
-        y = self.top + self.config.clip_size + 14
-        state = f"speed {SPEEDS[self.speed_index]:g}x" + ("  (paused)" if self.paused else "")
+        y = self.rects[0].bottom + 14
+        state = [f"speed {SPEEDS[self.speed_index]:g}x" + ("  (paused)" if self.paused else "")] if view.plays else []
         if pair is not None:
-            state += f"  |  query {pair.query_id}"
+            state.append(f"query {pair.query_id}")
         note = self.message or (self.source.messages[-1] if self.source.messages else "")
         if self.source.error:
-            note = f"clip loader stopped: {self.source.error}"
+            note = f"{view.noun} loader stopped: {self.source.error}"
         for line, colour in (
             (self.status_line(), (220, 220, 120)),
-            (state + ("  |  " + note if note else ""), (180, 180, 180)),
-            (HELP[0], (140, 140, 150)),
-            (HELP[1], (140, 140, 150)),
+            ("  |  ".join(state + ([note] if note else [])), (180, 180, 180)),
+            (view.help[0], (140, 140, 150)),
+            (view.help[1], (140, 140, 150)),
         ):
             surf = self.small.render(line, True, colour)
             screen.blit(surf, (self.margin, y))

@@ -1,0 +1,83 @@
+"""How a control run's pair looks in the labelling window: two clips looping in time, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefrl.control.clips import ClipConfig
+from prefrl.core.store import LabelStore
+from prefrl.ui.pairs import Pair, PairSource, SourceConfig
+
+DEFAULT_INSTRUCTION = "Which one moves forward faster?"
+HELP = (
+    "Left/A: left is better   Right/D: right is better   Up/W: equally good   Down/S: can't tell",
+    "U: undo   Space: pause   -/+: speed   R: restart   Q: quit   (or click the better clip)",
+)
+
+
+class ClipView:
+    """Decodes each pair's clips into surfaces of the on-screen size and draws the frame due at the loop time."""
+
+    instruction = DEFAULT_INSTRUCTION
+    help = HELP
+    noun = "clip"
+    plays = True
+    """Clips run in time: pause, speed and restart apply."""
+    header_height = 0
+
+    def __init__(
+        self,
+        store: LabelStore,
+        annotator: str,
+        run_dir: Path,
+        run_config: dict[str, Any],
+        clip_size: int,
+        clip: ClipConfig | None = None,
+        source: SourceConfig | None = None,
+    ) -> None:
+        if clip is None:  # re-render lost clips the way the run renders them
+            size = int(run_config.get("clip_size", 256))
+            clip = ClipConfig(width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera"))
+        clips_dir = Path(store.get_state("clips_dir") or "clips")
+        run_name = store.get_state("run_name") or run_dir.name
+        self.source = PairSource(store.path, annotator, run_config["env"], run_name, clips_dir, clip, source)
+        self.column = (clip_size, clip_size)
+        self.pair: Pair | None = None
+        self.surfaces: tuple[list, list] = ([], [])
+        self._small = None
+
+    def show(self, pair: Pair | None) -> None:
+        import pygame as pg
+
+        self.pair = pair
+        if pair is None:
+            self.surfaces = ([], [])
+            return
+
+        def surfaces(frames):  # type: ignore[no-untyped-def]
+            return [pg.transform.scale(pg.surfarray.make_surface(f.swapaxes(0, 1)), self.column) for f in frames]
+
+        self.surfaces = (surfaces(pair.frames_a), surfaces(pair.frames_b))
+
+    def duration(self) -> float:
+        return self.pair.duration if self.pair is not None else 0.0
+
+    def draw_header(self, screen, rect) -> None:  # type: ignore[no-untyped-def]
+        """Nothing above clips: the instruction says it all."""
+
+    def draw_side(self, screen, side: int, rect, loop_time: float) -> bool:  # type: ignore[no-untyped-def]
+        """Blit the frame due at `loop_time`; False when there is nothing to draw yet."""
+        pair, frames = self.pair, self.surfaces[side]
+        if pair is None or not frames:
+            return False
+        import pygame as pg
+
+        fps = pair.fps_a if side == 0 else pair.fps_b
+        i = min(int(loop_time * fps), len(frames) - 1)
+        screen.blit(frames[i], rect)
+        if i == len(frames) - 1 and len(frames) / fps < pair.duration - 1e-6:
+            self._small = self._small or pg.font.SysFont(None, 22)
+            end = self._small.render("episode ended", True, (255, 120, 120))
+            screen.blit(end, (rect.x + 6, rect.y + 6))
+        return True
