@@ -22,8 +22,8 @@ pytestmark = pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and 
 def display():
     proc, name = start_xvfb()
     yield name
-    proc.kill()
-    proc.wait()
+    proc.terminate()  # not kill: a killed Xvfb leaves its lock file behind
+    proc.wait(timeout=30)
 
 
 def prefrl(*args, display, **kw):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -10,9 +11,25 @@ from pathlib import Path
 import numpy as np
 
 
+def _in_use(number: int) -> bool:
+    """Whether display :number is taken. A lock left by an Xvfb that was killed outright is cleared."""
+    lock, socket = Path(f"/tmp/.X{number}-lock"), Path(f"/tmp/.X11-unix/X{number}")
+    if not lock.exists():
+        return socket.exists()
+    try:
+        os.kill(int(lock.read_text().strip()), 0)
+        return True
+    except ProcessLookupError:
+        lock.unlink(missing_ok=True)
+        socket.unlink(missing_ok=True)
+        return False
+    except (ValueError, OSError):
+        return True
+
+
 def start_xvfb() -> tuple[subprocess.Popen, str]:
     for number in range(91, 120):
-        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+        if _in_use(number):
             continue
         proc = subprocess.Popen(
             ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
