@@ -86,7 +86,7 @@ def test_each_prompt_brings_k_completions_ranked_as_all_their_pairs_and_later_cy
         assert items[c.a]["group"] == items[c.b]["group"]
     sources = {(p["cycle"], p["source"]) for p in items.values()}
     assert sources == {(0, "policy-0"), (1, "reference"), (1, "policy-1")}
-    assert {r["annotator"] for r in store.labels()} == {"oracle:combo:perfect"}
+    assert {r["annotator"] for r in store.labels()} == {"oracle:positive:perfect"}
     store.close()
 
 

@@ -191,7 +191,7 @@ def _print_cycles(rows: list[dict[str, Any]], out: Path) -> None:
     print(f"run folder: {out} (metrics.csv, cycles.csv, gold_vs_proxy.png)")
 
 
-DEMO = {"cycles": 2, "prompts_per_cycle": 32, "ppo_iterations": 15, "eval_prompts": 48, "normalise_samples": 64}
+DEMO = {"cycles": 2, "prompts_per_cycle": 96, "ppo_iterations": 12, "eval_prompts": 48, "normalise_samples": 64}
 DEMO_PRETRAIN_MINUTES = 3.0
 
 
@@ -200,14 +200,14 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
         "demo",
         help="the whole text pipeline with a synthetic oracle in under 10 minutes on CPU, before/after samples",
         description=(
-            "Pretrain a small GPT (3 minutes), fine-tune it on demonstrations, then two cycles of ranking 32 "
-            "prompts x 4 completions by the combo oracle, fitting the reward model and running PPO. Prints the "
+            "Pretrain a small GPT (3 minutes), fine-tune it on demonstrations, then two cycles of ranking 96 "
+            "prompts x 4 completions by the positive oracle, fitting the reward model and running PPO. Prints the "
             "oracle (gold) and reward-model (proxy) scores before and after, and a few completions of the same "
             "prompts from the SFT model and from the final policy."
         ),
     )
     p.add_argument("--out", type=Path, default=Path("runs/text-demo"), help="run folder (default: %(default)s)")
-    p.add_argument("--oracle", default="combo", help="hidden gold score (default: %(default)s)")
+    p.add_argument("--oracle", default="positive", help="hidden gold score (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core)")
     p.set_defaults(func=_demo)
@@ -242,7 +242,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     for name in ("sft", "policy"):
         print(f"--- {name} ---")
-        _sample(argparse.Namespace(model=args.out / name, prompts=3, oracle=config.oracle, max_new_tokens=64,
+        _sample(argparse.Namespace(model=args.out / name, prompts=3, oracle=config.oracle, max_new_tokens=96,
                                    temperature=1.0, seed=123, device=args.device))  # fmt: skip
     print(f"demo took {(time.time() - start) / 60:.1f} minutes")
     return 0
@@ -258,8 +258,8 @@ def _sample_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("model", type=Path, help="model folder (e.g. runs/text/policy)")
     p.add_argument("--prompts", type=int, default=4, help="(default: %(default)s)")
-    p.add_argument("--oracle", choices=sorted(ORACLES), default="combo", help="(default: %(default)s)")
-    p.add_argument("--max-new-tokens", type=int, default=64, help="(default: %(default)s)")
+    p.add_argument("--oracle", choices=sorted(ORACLES), default="positive", help="(default: %(default)s)")
+    p.add_argument("--max-new-tokens", type=int, default=96, help="(default: %(default)s)")
     p.add_argument("--temperature", type=float, default=1.0, help="(default: %(default)s)")
     p.add_argument("--seed", type=int, default=123, help="prompt and sampling seed (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="(default: %(default)s)")

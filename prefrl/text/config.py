@@ -83,9 +83,10 @@ class TextRewardConfig:
     """Scalar heads on the shared trunk (the ensemble)."""
     random_response: float = 0.1
     """As on the control side: P(a>b) = r/2 + (1-r) sigmoid(Ra - Rb)."""
-    lr: float = 1e-4
-    """Adam learning rate for trunk and heads."""
-    epochs: int = 3
+    lr: float = 1e-3
+    """Adam learning rate for trunk and heads. On 256 rankings by the positive oracle, 1e-3 for 5 passes reached
+    0.72 held-out accuracy where 1e-4 for 3 stayed at chance (0.47)."""
+    epochs: int = 5
     """Passes over all labelled groups at each refit (the model is warm-started from the previous cycle)."""
     groups_per_batch: int = 8
     """Rankings (prompts) per gradient step; each brings its K completions and C(K,2) comparisons."""
@@ -104,7 +105,8 @@ class TextPPOConfig:
     epochs: int = 4
     """Optimisation passes over each batch."""
     lr: float = 2e-5
-    max_new_tokens: int = 64
+    max_new_tokens: int = 96
+    """With 96, 97% of the SFT model's stories end by themselves; prompts are at most ~21 tokens of a 128 context."""
     temperature: float = 1.0
     """Sampling temperature; log-probabilities are recomputed at the same temperature."""
     clip: float = 0.2
@@ -133,7 +135,7 @@ class TextTrainConfig:
     out: str = "runs/text"
     model: str | None = None
     """A local Hugging Face causal LM folder to start from; None pretrains the small GPT into out/base first."""
-    oracle: str = "combo"
+    oracle: str = "positive"
     """The hidden scorer the synthetic teacher ranks by (see prefrl.text.tasks)."""
     teacher: str = "perfect"
     """Noise preset applied to the oracle's comparisons (perfect, noisy, mistake, skip, equal, myopic), or "human":
@@ -146,7 +148,7 @@ class TextTrainConfig:
     eps_skip: float | None = None
     eps_equal: float | None = None
     cycles: int = 3
-    prompts_per_cycle: int = 48
+    prompts_per_cycle: int = 128
     """Prompts ranked per cycle; each brings K completions and C(K,2) comparisons."""
     k: int = 4
     """Completions per prompt."""
