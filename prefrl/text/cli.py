@@ -59,9 +59,9 @@ def _pretrain_parser(sub: argparse._SubParsersAction) -> None:
 def _pretrain(args: argparse.Namespace) -> int:
     from prefrl.text.config import ModelConfig, PretrainConfig
     from prefrl.text.lm_training import pretrain
-    from prefrl.text.trainer import check_device
+    from prefrl.text.model import resolve_device
 
-    check_device(args.device)
+    resolve_device(args.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads, context=args.context,
                         vocab_size=args.vocab)  # fmt: skip
@@ -274,9 +274,8 @@ def _sample(args: argparse.Namespace) -> int:
     from prefrl.text import model as lm
     from prefrl.text import tasks
     from prefrl.text.sampling import decode, generate
-    from prefrl.text.trainer import check_device
 
-    check_device(args.device)
+    lm.resolve_device(args.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model, tokenizer = lm.load(args.model, args.device)
     oracle = tasks.make_oracle(args.oracle)

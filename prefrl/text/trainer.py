@@ -57,16 +57,11 @@ CYCLE_FIELDS = [
 ]  # fmt: skip
 
 
-def check_device(device: str) -> None:
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise PrefrlError("--device cuda asked for, but no CUDA GPU is available here: use --device cpu")
-
-
 class TextTrainer:
     """Runs (or resumes) the cycles of one run folder."""
 
     def __init__(self, config: TextTrainConfig, progress: bool = True) -> None:
-        check_device(config.device)
+        lm.resolve_device(config.device)  # a one-line error before any work when CUDA is asked for and absent
         if config.teacher not in (*PRESETS, HUMAN):
             raise PrefrlError(f"unknown teacher {config.teacher!r}: choose one of {', '.join(PRESETS)}, {HUMAN}")
         if config.k < 2:
@@ -150,14 +145,19 @@ class TextTrainer:
     def _gold(self, prompts: list[str], completions: list[str]) -> list[float]:
         return [float(self.oracle.score(p, t)) for p, t in zip(prompts, completions)]
 
+    def _rollouts(self, model, prompts: list[str]) -> list[Rollout]:  # type: ignore[no-untyped-def]
+        """Sampled completions of the prompts, one rollout per PPO-sized batch."""
+        bs, ppo = self.config.ppo.batch_size, self.config.ppo
+        return [
+            generate(
+                model, self.tokenizer, prompts[i : i + bs], ppo.max_new_tokens, ppo.temperature, self.ppo.generator
+            )
+            for i in range(0, len(prompts), bs)
+        ]
+
     def _sample(self, model, prompts: list[str]) -> tuple[list[str], list[bool]]:  # type: ignore[no-untyped-def]
         texts, ended = [], []
-        bs = self.config.ppo.batch_size
-        for start in range(0, len(prompts), bs):
-            r = generate(
-                model, self.tokenizer, prompts[start : start + bs], self.config.ppo.max_new_tokens,
-                self.config.ppo.temperature, self.ppo.generator,
-            )  # fmt: skip
+        for r in self._rollouts(model, prompts):
             texts += decode(self.tokenizer, r)
             ended += r.ended.tolist()
         return texts, ended
@@ -282,20 +282,7 @@ class TextTrainer:
 
     def _normalise(self, cycle: int) -> None:
         prompts = tasks.prompts(self.config.normalise_samples, seed=self.config.seed * 1000 + 500 + cycle)
-        rollouts: list[Rollout] = []
-        bs = self.config.ppo.batch_size
-        for start in range(0, len(prompts), bs):
-            rollouts.append(
-                generate(
-                    self.reference,
-                    self.tokenizer,
-                    prompts[start : start + bs],
-                    self.config.ppo.max_new_tokens,
-                    self.config.ppo.temperature,
-                    self.ppo.generator,
-                )
-            )
-        self.reward.normalise(rollouts)
+        self.reward.normalise(self._rollouts(self.reference, prompts))
 
     def run(self) -> list[dict[str, float]]:
         """Run the remaining cycles; returns the cycles.csv rows."""
