@@ -62,3 +62,13 @@ def test_a_human_run_waits_for_up_front_labels_stops_cleanly_and_resumes(tmp_pat
     assert store.count_queries() == 12  # the rest was asked while PPO trained, without waiting for answers
     assert (run / rf.POLICY).exists() and (run / rf.REWARD).exists()
     assert all(r["annotator"] == "ann" for r in store.labels())
+
+
+def test_a_new_run_folder_holds_its_config_before_its_label_store(tmp_path):
+    """A labelling window may open the moment labels.sqlite appears; config.json must already be beside it."""
+    from prefrl.control.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(env="HalfCheetah-v5", teacher="human"), tmp_path / "run")
+    assert (tmp_path / "run" / rf.STORE).exists()
+    assert rf.read_json(tmp_path / "run" / rf.CONFIG)["env"] == "HalfCheetah-v5"
+    trainer.store.close()

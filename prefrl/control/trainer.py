@@ -215,6 +215,9 @@ class Trainer:
         self.eval_freq = c.eval_freq or max(4 * c.ppo.n_steps, (c.timesteps // 20) // c.ppo.n_steps * c.ppo.n_steps)
         self.learned = c.reward == "learned"
         self.rng = np.random.default_rng(c.seed)
+        if not resume:  # config before store: a window that sees the store must find the config beside it
+            self.out.mkdir(parents=True, exist_ok=True)
+            rf.write_json(self.out / rf.CONFIG, asdict(c))
         self.store = LabelStore(self.out / rf.STORE, create=not resume)
         self.buffer = SegmentBuffer(c.buffer_size)
         self.cutter = SegmentCutter(1, self.seg_len)
@@ -418,8 +421,6 @@ class Trainer:
         if self.resume and (self.out / rf.POLICY).exists():
             model = self._restore(venv)
         else:
-            if not self.resume:
-                rf.write_json(self.out / rf.CONFIG, asdict(c))
             if self.learned and self.store.count_queries() == 0:
                 self.store.set_state("trainer", "collecting initial labels")
                 self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))

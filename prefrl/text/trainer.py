@@ -71,7 +71,6 @@ class TextTrainer:
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.oracle = tasks.make_oracle(config.oracle)
-        self.store = LabelStore(self.out / "labels.sqlite")
         self.started = time.time()
         saved = self.out / "config.json"
         if saved.exists():
@@ -80,7 +79,8 @@ class TextTrainer:
                 raise PrefrlError(
                     f"{self.out} holds a run with another oracle or K: pick a new --out, or resume with the same settings"
                 )
-        write_json(saved, asdict(config))
+        write_json(saved, asdict(config))  # before the store: a window that sees the store must find the config
+        self.store = LabelStore(self.out / "labels.sqlite")
         self.store.set_state("run_name", self.out.resolve().name)
         self.store.set_state("instruction", config.instruction)
         if config.threads:
