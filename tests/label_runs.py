@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+import pygame
 
 from prefrl.control.segments import Segment
 from prefrl.core.store import LabelStore
@@ -93,3 +95,20 @@ def make_text_run(folder: Path, prompts: int = 2, k: int = 3) -> list[int]:
     queries = store.add_queries([pair for group in groups for pair in itertools.combinations(group, 2)])
     store.close()
     return queries
+
+
+def wait_for_pair(window, timeout: float = 90.0):  # type: ignore[no-untyped-def]
+    """Step an in-process LabelWindow until a pair is on screen; one more frame so it is drawn. Returns the pair."""
+    deadline = time.time() + timeout
+    while window.current is None:
+        assert time.time() < deadline, "no pair reached the screen"
+        window.step()
+        time.sleep(0.005)
+    window.step()
+    return window.current
+
+
+def press(window, key: int) -> None:  # type: ignore[no-untyped-def]
+    """A key press as pygame delivers it, handled by one frame of the window."""
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
+    window.step()

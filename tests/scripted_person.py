@@ -15,15 +15,6 @@ from prefrl.control.segments import Segment
 from prefrl.core.store import LabelStore
 
 
-def on_screen(store: LabelStore, annotator: str) -> tuple[int, int, int] | None:
-    row = store._db.execute(
-        "SELECT id, item_a, item_b FROM queries WHERE claimed_by = ? AND status = 'pending' AND shown_at IS NOT NULL"
-        " ORDER BY shown_at DESC LIMIT 1",
-        (annotator,),
-    ).fetchone()
-    return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
-
-
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("store")
@@ -36,7 +27,7 @@ def main() -> None:
     subprocess.run(["xdotool", "windowfocus", args.window], env=env, check=False)
     last = None
     while store.get_state("trainer") not in (args.until_state, "stopped"):
-        query = on_screen(store, args.annotator)
+        query = store.showing(args.annotator)
         if query is None or query[0] == last:
             time.sleep(0.05)
             continue

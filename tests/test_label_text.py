@@ -19,25 +19,10 @@ from prefrl.core.store import LabelStore
 from prefrl.errors import PrefrlError
 from prefrl.ui.text_view import TextView, fit
 from prefrl.ui.window import LabelWindow, WindowConfig
-from tests.label_runs import make_text_run
-from tests.xserver import find_window, have_x_tools, screenshot, start_xvfb
+from tests.label_runs import make_text_run, press, wait_for_pair
+from tests.xserver import find_window, have_x_tools, screenshot, xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for_pair(window, timeout=10.0):
-    deadline = time.time() + timeout
-    while window.current is None:
-        assert time.time() < deadline, "no pair reached the screen"
-        window.step()
-        time.sleep(0.005)
-    window.step()  # one full frame with the pair on screen
-    return window.current
-
-
-def press(window, key):
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
-    window.step()
 
 
 def text_pixels(window, rect):
@@ -245,26 +230,24 @@ def test_on_a_real_x_server_the_window_draws_the_prompt_and_both_completions(run
     """PREFRL_SCREENSHOT_TEXT=docs/label-window-text.png pytest tests/test_label_text.py -k x_server retakes the
     screenshot in the docs."""
     folder, _ = run
-    xvfb, display = start_xvfb()
-    env = dict(os.environ, DISPLAY=display, SDL_VIDEODRIVER="x11", PYTHONPATH=str(ROOT))
-    code = f"from prefrl.ui.window import LabelWindow; LabelWindow({str(folder)!r}, 'shot').run()"
-    window = subprocess.Popen(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wid = find_window(display, "prefrl label", timeout=60, proc=window)
-        store = LabelStore(folder / "labels.sqlite", create=False)
-        deadline = time.time() + 30
-        while store._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0] == 0:
-            assert time.time() < deadline, "no pair was shown"
-            time.sleep(0.1)
-        time.sleep(1.2)  # let the status line refresh
-        image = screenshot(display, wid)
-    finally:
-        window.terminate()
-        window.wait(timeout=30)
-        xvfb.terminate()  # not kill: a killed Xvfb leaves its lock file, and the display number stays taken
-        xvfb.wait(timeout=30)
+    with xvfb() as display:
+        env = dict(os.environ, DISPLAY=display, SDL_VIDEODRIVER="x11", PYTHONPATH=str(ROOT))
+        code = f"from prefrl.ui.window import LabelWindow; LabelWindow({str(folder)!r}, 'shot').run()"
+        window = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wid = find_window(display, "prefrl label", timeout=60, proc=window)
+            store = LabelStore(folder / "labels.sqlite", create=False)
+            deadline = time.time() + 30
+            while store.count_shown() == 0:
+                assert time.time() < deadline, "no pair was shown"
+                time.sleep(0.1)
+            time.sleep(1.2)  # let the status line refresh
+            image = screenshot(display, wid)
+        finally:
+            window.terminate()
+            window.wait(timeout=30)
     from PIL import Image
 
     Image.fromarray(image).save(os.environ.get("PREFRL_SCREENSHOT_TEXT", tmp_path / "window.png"))

@@ -8,21 +8,7 @@ import pytest
 from prefrl.core.comparisons import Choice
 from prefrl.core.store import LabelStore
 from prefrl.ui.window import LabelWindow, WindowConfig
-from tests.label_runs import make_label_run
-
-
-def wait_for_pair(window, timeout=90.0):
-    deadline = time.time() + timeout
-    while window.current is None:
-        assert time.time() < deadline, "no pair reached the screen"
-        window.step()
-        time.sleep(0.01)
-    return window.current
-
-
-def press(window, key):
-    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
-    window.step()
+from tests.label_runs import make_label_run, press, wait_for_pair
 
 
 @pytest.fixture

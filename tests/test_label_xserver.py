@@ -12,7 +12,7 @@ import pytest
 from prefrl.control import run_folder as rf
 from prefrl.core.store import LabelStore
 from tests.label_runs import make_label_run
-from tests.xserver import find_window, have_x_tools, screenshot, start_xvfb
+from tests.xserver import find_window, have_x_tools, screenshot, xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and xdotool (.ci/run installs them)")
@@ -20,10 +20,8 @@ pytestmark = pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and 
 
 @pytest.fixture
 def display():
-    proc, name = start_xvfb()
-    yield name
-    proc.terminate()  # not kill: a killed Xvfb leaves its lock file behind
-    proc.wait(timeout=30)
+    with xvfb() as name:
+        yield name
 
 
 def prefrl(*args, display, **kw):
@@ -39,7 +37,7 @@ def test_the_window_shows_two_rendered_clips_and_a_status_line(tmp_path, display
         wid = find_window(display, "prefrl label", proc=window)
         store = LabelStore(tmp_path / "run" / rf.STORE, create=False)
         deadline = time.time() + 120
-        while store._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0] == 0:
+        while store.count_shown() == 0:
             assert time.time() < deadline, "no pair was shown"
             time.sleep(0.2)
         time.sleep(1.5)  # let the status line refresh

@@ -120,6 +120,19 @@ def test_a_label_records_when_its_pair_was_shown(tmp_path):
     assert row["shown_at"] is not None and row["shown_at"] <= row["created_at"]
 
 
+def test_the_pair_on_an_annotators_screen_is_the_last_one_shown_to_them_until_they_answer(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 3)
+    first, second = store.claim("ann"), store.claim("ann")
+    assert store.showing("ann") is None and store.count_shown() == 0
+    store.mark_shown(first[0])
+    time.sleep(0.01)
+    store.mark_shown(second[0])
+    assert store.showing("ann") == second and store.showing("someone else") is None
+    store.answer(second[0], Choice.LEFT, annotator="ann")
+    assert store.showing("ann") == first
+    assert store.count_shown() == 2
+
+
 def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_labels(tmp_path):
     path = tmp_path / "labels.sqlite"
     db = sqlite3.connect(path)

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +46,18 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
             time.sleep(0.05)
         proc.kill()
     raise RuntimeError("could not start Xvfb")
+
+
+@contextmanager
+def xvfb() -> Iterator[str]:
+    """A display name for the duration of the block; the server is stopped with terminate, never kill, because a
+    killed Xvfb leaves its lock file behind and the display number stays taken."""
+    proc, name = start_xvfb()
+    try:
+        yield name
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def have_x_tools() -> bool:

@@ -218,6 +218,19 @@ class LabelStore:
                 "UPDATE queries SET shown_at = COALESCE(shown_at, ?) WHERE id = ?", (time.time(), query_id)
             )
 
+    def showing(self, annotator: str) -> tuple[int, int, int] | None:
+        """The pending query last put on this annotator's screen, as (query_id, item_a, item_b); None if none."""
+        row = self._db.execute(
+            "SELECT id, item_a, item_b FROM queries WHERE claimed_by = ? AND status = 'pending'"
+            " AND shown_at IS NOT NULL ORDER BY shown_at DESC LIMIT 1",
+            (annotator,),
+        ).fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), int(row[2]))
+
+    def count_shown(self) -> int:
+        """Queries that have been on someone's screen at least once."""
+        return int(self._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0])
+
     def undo_last(self, annotator: str, lease_s: float = 60.0) -> tuple[int, int, int] | None:
         """Withdraw this annotator's latest label; its query goes back to pending, held by the same annotator.
 
