@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import csv
 import json
 import math
 import os
@@ -98,22 +99,32 @@ def throughput(policy, reference, reward, tokenizer, prompts, config: TextPPOCon
 
 
 def plot(rows: list[dict], path: Path) -> None:
+    """Gold and proxy against KL, and gold against proxy: Gao et al. (2022) found KL a poor common axis for BoN and
+    RL (RL spends more KL for the same gain) but the proxy-to-gold relation similar for both, so the third panel is
+    the like-for-like comparison of how much of the proxy gain is real."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-    for ax, key in zip(axes, ("gold", "proxy")):
-        bon = [r for r in rows if r["method"] == "best-of-N"]
-        ax.plot([r["kl"] for r in bon], [r[key] for r in bon], "k--o", label="best-of-N (N = 1, 2, 4, ...)")
-        for beta in sorted({r["setting"] for r in rows if r["method"] == "ppo"}, reverse=True):
-            run = [r for r in rows if r["method"] == "ppo" and r["setting"] == beta]
-            ax.plot([r["kl"] for r in run], [r[key] for r in run], "-o", ms=3, label=f"PPO, beta = {beta:g}")
-        ax.set_xscale("symlog", linthresh=1.0)
-        ax.set_xlabel("KL to the SFT policy (nats per completion)")
-        ax.set_ylabel(f"{key} score")
-        ax.set_title("gold (hidden oracle)" if key == "gold" else "proxy (reward model, what is optimised)")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.5))
+    bon = [r for r in rows if r["method"] == "best-of-N"]
+    betas = sorted({float(r["setting"]) for r in rows if r["method"] == "ppo"}, reverse=True)
+    panels = (("kl", "gold"), ("kl", "proxy"), ("proxy", "gold"))
+    for ax, (x, y) in zip(axes, panels):
+        ax.plot([r[x] for r in bon], [r[y] for r in bon], "k--o", label="best-of-N (N = 1, 2, 4, ...)")
+        for beta in betas:
+            run = [r for r in rows if r["method"] == "ppo" and float(r["setting"]) == beta]
+            ax.plot([r[x] for r in run], [r[y] for r in run], "-o", ms=3, label=f"PPO, beta = {beta:g}")
+        if x == "kl":
+            ax.set_xscale("symlog", linthresh=1.0)
+            ax.set_xlabel("KL to the SFT policy (nats per completion)")
+        else:
+            ax.set_xlabel("proxy score (reward model)")
+        ax.set_ylabel(f"{y} score")
+    axes[0].set_title("gold (hidden oracle) against KL")
+    axes[1].set_title("proxy (what is optimised) against KL")
+    axes[2].set_title("gold against proxy")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -122,7 +133,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="a finished `prefrl text train` run folder")
+    parser.add_argument("--run", type=Path, help="a finished `prefrl text train` run folder")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/text"))
     parser.add_argument("--betas", type=float, nargs="+", default=[0.3, 0.1, 0.03, 0.01])
     parser.add_argument("--iterations", type=int, default=30, help="PPO iterations per beta")
@@ -131,7 +142,16 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64, help="evaluation prompts")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--plot-only", action="store_true", help="redraw frontier.png from --out's frontier.csv")
     args = parser.parse_args()
+    if args.plot_only:
+        with (args.out / "frontier.csv").open() as f:
+            rows = [{**r, "kl": float(r["kl"]), "gold": float(r["gold"]), "proxy": float(r["proxy"])}
+                    for r in csv.DictReader(f)]  # fmt: skip
+        plot(rows, args.out / "frontier.png")
+        return
+    if args.run is None:
+        parser.error("--run is required: a finished `prefrl text train` run folder")
     if args.threads:
         torch.set_num_threads(args.threads)
     config = TextTrainConfig.from_dict(read_json(args.run / "config.json"))
@@ -141,8 +161,8 @@ def main() -> None:
     prompts = tasks.prompts(args.prompts, seed=4242)
     pool = tasks.prompts(config.ppo.batch_size * args.iterations, seed=4243)
     args.out.mkdir(parents=True, exist_ok=True)
-    csv = args.out / "frontier.csv"
-    csv.unlink(missing_ok=True)
+    csv_path = args.out / "frontier.csv"
+    csv_path.unlink(missing_ok=True)
     started = time.time()
 
     speed = throughput(reference, reference, reward, tokenizer, pool[: config.ppo.batch_size], config.ppo)
@@ -151,7 +171,7 @@ def main() -> None:
 
     rows = best_of_n(reference, reward, tokenizer, oracle, prompts, args.bon, config.ppo, seed=1)
     for r in rows:
-        append_row(csv, FIELDS, {**r, "wall_time": time.time() - started})
+        append_row(csv_path, FIELDS, {**r, "wall_time": time.time() - started})
         print(f"best-of-{r['setting']}: KL {r['kl']:.2f}  gold {r['gold']:+.3f}  proxy {r['proxy']:+.3f}")
     for beta in args.betas:
         ppo_config = replace(config.ppo, kl_coef=beta, adaptive_kl=False)
@@ -161,13 +181,13 @@ def main() -> None:
                 e = evaluate(ppo.policy, reference, reward, tokenizer, oracle, prompts, ppo_config, seed=7)
                 row = {"method": "ppo", "setting": beta, "iteration": it, **e, "wall_time": time.time() - started}
                 rows.append(row)
-                append_row(csv, FIELDS, row)
+                append_row(csv_path, FIELDS, row)
                 print(f"PPO beta {beta:g} it {it}: KL {e['kl']:.2f}  gold {e['gold']:+.3f}  proxy {e['proxy']:+.3f}")
             if it < args.iterations:
                 batch = pool[it * ppo_config.batch_size : (it + 1) * ppo_config.batch_size]
                 ppo.step(batch, reward.score)
     plot(rows, args.out / "frontier.png")
-    print(f"wrote {csv}, {args.out / 'frontier.png'}, {args.out / 'throughput.json'}")
+    print(f"wrote {csv_path}, {args.out / 'frontier.png'}, {args.out / 'throughput.json'}")
 
 
 if __name__ == "__main__":
