@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from prefrl.core.records import append_row, read_json
+from prefrl.overrides import override_type
 from prefrl.text import model as lm
 from prefrl.text import tasks
 from prefrl.text.config import TextPPOConfig, TextTrainConfig
@@ -142,6 +143,8 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64, help="evaluation prompts")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--ppo", type=override_type(TextPPOConfig), action="append", default=[], metavar="KEY=VALUE",
+                        help="PPO setting for every beta, e.g. --ppo lr=5e-5 --ppo lam=1 (repeatable)")  # fmt: skip
     parser.add_argument("--plot-only", action="store_true", help="redraw frontier.png from --out's frontier.csv")
     args = parser.parse_args()
     if args.plot_only:
@@ -174,7 +177,7 @@ def main() -> None:
         append_row(csv_path, FIELDS, {**r, "wall_time": time.time() - started})
         print(f"best-of-{r['setting']}: KL {r['kl']:.2f}  gold {r['gold']:+.3f}  proxy {r['proxy']:+.3f}")
     for beta in args.betas:
-        ppo_config = replace(config.ppo, kl_coef=beta, adaptive_kl=False)
+        ppo_config = replace(config.ppo, **dict(args.ppo), kl_coef=beta, adaptive_kl=False)
         ppo = TextPPO(copy.deepcopy(reference), reference, tokenizer, ppo_config, seed=0)
         for it in range(args.iterations + 1):
             if it % args.eval_every == 0:

@@ -3,45 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import signal
 import sys
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from prefrl.errors import PrefrlError
 
 
-def _ppo_override(text: str) -> tuple[str, Any]:
-    from prefrl.control.ppo_config import PPOConfig
+def _override(module: str, name: str) -> Callable[[str], tuple[str, Any]]:
+    """KEY=VALUE for a settings dataclass, imported only when an override is given (it pulls in torch)."""
 
-    key, sep, value = text.partition("=")
-    names = {f.name: f for f in fields(PPOConfig)}
-    if not sep or key not in names:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(names)}")
-    if key == "net_arch":
-        return key, [int(v) for v in value.split(",")]
-    if key in ("normalize", "ortho_init"):
-        return key, value.lower() in ("1", "true", "yes")
-    if key == "activation":
-        return key, value
-    return key, (int(value) if key in ("n_steps", "batch_size", "n_epochs") else float(value))
+    def parse(text: str) -> tuple[str, Any]:
+        from prefrl.overrides import override_type
+
+        return override_type(getattr(importlib.import_module(module), name))(text)
+
+    return parse
 
 
-def _reward_model_override(text: str) -> tuple[str, Any]:
-    from prefrl.core.reward import RewardConfig
-
-    key, sep, value = text.partition("=")
-    defaults = RewardConfig()
-    if not sep or not hasattr(defaults, key) or key == "l2_band":
-        names = [f.name for f in fields(RewardConfig) if f.name != "l2_band"]
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE with KEY one of {', '.join(names)}")
-    try:
-        return key, type(getattr(defaults, key))(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{key} takes a {type(getattr(defaults, key)).__name__}") from None
+_ppo_override = _override("prefrl.control.ppo_config", "PPOConfig")
+_reward_model_override = _override("prefrl.core.reward", "RewardConfig")
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
@@ -450,6 +437,11 @@ def _bench(args: argparse.Namespace) -> int:
             raise PrefrlError(f"unknown selection {selection!r}; choose from {', '.join(STRATEGIES)}")
     if min(args.labels) <= 0 or args.timesteps <= 0 or args.workers <= 0:
         raise PrefrlError("--labels, --timesteps and --workers must be positive")
+    for kv, parse in [(kv, _ppo_override) for kv in args.ppo] + [(kv, _reward_model_override) for kv in args.reward_model]:
+        try:
+            parse(kv)  # checked here, not in every cell's process
+        except argparse.ArgumentTypeError as exc:
+            raise PrefrlError(str(exc)) from None
     extra = [x for kv in args.ppo for x in ("--ppo", kv)] + [
         x for kv in args.reward_model for x in ("--reward-model", kv)
     ]
