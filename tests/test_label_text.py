@@ -163,6 +163,25 @@ def test_pause_speed_and_restart_keys_do_nothing_on_text(run, window):
     assert "Space" not in " ".join(window.view.help)  # and the help line does not offer them
 
 
+def test_a_pair_that_cannot_be_shown_is_passed_over_and_the_queue_behind_it_still_comes(tmp_path):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"oracle": "combo", "k": 2, "out": str(folder)}))
+    store = LabelStore(folder / "labels.sqlite")
+    good = {"prompt": "Tell a story.", "completion": "A fox ran.", "ended": True}
+    broken, a, b = store.add_items("text", [b"not json", json.dumps(good).encode(), json.dumps(good).encode()])
+    first, second = store.add_queries([(broken, a), (a, b)])
+    window = LabelWindow(folder, "ann")
+    try:
+        assert wait_for_pair(window, timeout=20).query_id == second
+        assert any(f"query {first}" in m for m in window.source.messages)
+        press(window, pygame.K_LEFT)
+    finally:
+        window.close()
+    assert store.count_queries("pending") == 1  # the broken one waits, unclaimed, for a fix
+    assert [r["query_id"] for r in store.labels()] == [second]
+
+
 def test_a_completion_too_long_for_its_column_is_drawn_smaller_never_cut():
     pygame.font.init()
     text = " ".join(["Vianstum found a remarkably extraordinary umbrella"] * 13)  # 65 long words

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 from prefrl.core.comparisons import Choice, Comparison
@@ -169,17 +170,23 @@ class LabelStore:
             self._db.execute("UPDATE queries SET status = 'answered' WHERE id = ?", (query_id,))
 
     # several labelling windows on one run ----------------------------------------------------------------------
-    def claim(self, annotator: str, lease_s: float = 60.0) -> tuple[int, int, int] | None:
+    def claim(
+        self, annotator: str, lease_s: float = 60.0, exclude: Collection[int] = ()
+    ) -> tuple[int, int, int] | None:
         """Take the oldest pending query nobody holds (or whose holder's lease ran out): (id, item a, item b).
 
-        BEGIN IMMEDIATE makes the read and the claim one step, so two windows never get the same query.
+        `exclude`: query ids to pass over (ones this window could not show), so one broken pair cannot block the
+        queue behind it. BEGIN IMMEDIATE makes the read and the claim one step, so two windows never get the same
+        query.
         """
         now = time.time()
+        skip = sorted(exclude)
+        not_in = f" AND id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
         with self._transaction():
             row = self._db.execute(
                 "SELECT id, item_a, item_b FROM queries WHERE status = 'pending'"
-                " AND (claimed_by IS NULL OR lease_until < ?) ORDER BY id LIMIT 1",
-                (now,),
+                f" AND (claimed_by IS NULL OR lease_until < ?){not_in} ORDER BY id LIMIT 1",
+                (now, *skip),
             ).fetchone()
             if row is None:
                 return None

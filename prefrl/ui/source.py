@@ -33,6 +33,8 @@ class SourceConfig:
     lease_s: float = 60.0
     """How long a claim lasts without renewal; a dead window's queries go to others after this."""
     poll_s: float = 0.2
+    retry_s: float = 30.0
+    """A pair that could not be prepared is passed over for this long (others are claimed meanwhile), then retried."""
 
 
 class QuerySource(Generic[P]):
@@ -47,6 +49,7 @@ class QuerySource(Generic[P]):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._held: set[int] = set()  # query ids this window has claimed and not answered
+        self._failed: dict[int, float] = {}  # query id -> when this window may try to prepare it again
         self.messages: deque[str] = deque(maxlen=5)
         self.error: str | None = None
         self._thread = threading.Thread(target=self._run, name="pair-source", daemon=True)
@@ -123,7 +126,9 @@ class QuerySource(Generic[P]):
                 if not room:
                     self._stop.wait(self.config.poll_s)
                     continue
-                query = store.claim(self.annotator, self.config.lease_s)
+                now = time.time()
+                self._failed = {q: t for q, t in self._failed.items() if t > now}
+                query = store.claim(self.annotator, self.config.lease_s, exclude=self._failed)
                 if query is None:
                     self._stop.wait(self.config.poll_s)
                     continue
@@ -137,8 +142,9 @@ class QuerySource(Generic[P]):
 
     def _load(self, store: LabelStore, query: tuple[int, int, int], front: bool) -> None:
         pair = self.prepare(store, query)
-        if pair is None:  # hand it back: another window (or a later try) may manage
+        if pair is None:  # hand it back: another window (or a later try) may manage; claim others meanwhile
             store.release(self.annotator, [query[0]])
+            self._failed[query[0]] = time.time() + self.config.retry_s
             with self._lock:
                 self._held.discard(query[0])
             return
