@@ -47,10 +47,10 @@ class RewardConfig:
     """Passes in each later refit (members are warm-started). The model must catch up with the policy's new
     behaviour quickly: on Hopper-v5, 20 passes instead of 3 lifted preference PPO's return at 100-150k steps by about
     half on two seeds (benchmarks/README.md). Capped by `refit_max_steps`."""
-    refit_max_steps: int | None = 64
-    """Most gradient steps in a refit (None: no cap). Once 20 passes outgrow it (about 300 labels) the predictor
+    refit_max_steps: int | None = 48
+    """Most gradient steps in a refit (None: no cap). Once 20 passes outgrow it (about 230 labels) the predictor
     trains at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time; a refit then costs
-    the same at 700 labels as at 300 instead of growing with them (Hopper-v5: ~2 s instead of ~4.5 s at 700)."""
+    the same at 700 labels as at 230 instead of growing with them (Hopper-v5: ~1.5 s instead of ~4.5 s at 700)."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 
@@ -299,17 +299,20 @@ class RewardEnsemble:
             self.optimizer.zero_grad(set_to_none=True)
             total.backward()
             self.optimizer.step()
-            if (step + 1) % c.l2_check_every == 0 or step == steps - 1:
-                history.append(self._adapt_l2(items_t, mask_t, pairs, targets, val))
+            if (step + 1) % c.l2_check_every == 0 and step < steps - 1:
+                history.append(self._adapt_l2(*self._member_losses(items_t, mask_t, pairs, targets, val)[:2]))
+        losses = self._member_losses(items_t, mask_t, pairs, targets, val)  # one pass serves L2 and the report
+        history.append(self._adapt_l2(*losses[:2]))
         self.fits += 1
         self._snapshot = None  # the weights changed: predict() takes a fresh numpy copy next time
-        return self._report(items_t, mask_t, pairs, targets, val, steps, history)
+        return self._report(losses, targets, val, steps, history)
 
     @torch.no_grad()
     def _member_losses(self, items, mask, pairs, targets, val) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
         """Per-member mean loss on its train and val comparisons, and per-member per-comparison correctness."""
         m = self.config.members
-        rets = self._returns(items, mask, pairs.reshape(1, -1).expand(m, -1)).reshape(m, -1, 2)
+        rows, where = torch.unique(pairs, return_inverse=True)  # each item scored once, however often compared
+        rets = self._returns(items, mask, rows.expand(m, -1))[:, where]  # (M, P, 2)
         losses = bradley_terry_loss(rets[..., 0], rets[..., 1], targets, self.config.random_response).cpu().numpy()
         decided = (targets != 0.5).cpu().numpy()
         correct = ((rets[..., 0] > rets[..., 1]).cpu().numpy() == (targets > 0.5).cpu().numpy()[None]) & decided[None]
@@ -317,8 +320,9 @@ class RewardEnsemble:
         va = np.array([losses[i][val[i]].mean() if val[i].any() else np.nan for i in range(m)])
         return tr, va, correct
 
-    def _adapt_l2(self, items, mask, pairs, targets, val) -> dict[str, float]:  # type: ignore[no-untyped-def]
-        tr, va, _ = self._member_losses(items, mask, pairs, targets, val)
+    def _adapt_l2(self, tr: np.ndarray, va: np.ndarray) -> dict[str, float]:
+        """Raise a member's L2 when its validation loss exceeds the band's multiple of its training loss, lower it
+        when below."""
         lo, hi = self.config.l2_band
         for i in range(self.config.members):
             if not (np.isfinite(tr[i]) and np.isfinite(va[i])) or tr[i] <= 0:
@@ -330,8 +334,8 @@ class RewardEnsemble:
                 self.l2[i] = max(float(self.l2[i]) / 1.5, 1e-8)
         return {"train_loss": float(np.nanmean(tr)), "val_loss": float(np.nanmean(va)), "l2": float(self.l2.mean())}
 
-    def _report(self, items, mask, pairs, targets, val, steps, history) -> FitReport:  # type: ignore[no-untyped-def]
-        tr, va, correct = self._member_losses(items, mask, pairs, targets, val)
+    def _report(self, losses, targets, val, steps, history) -> FitReport:  # type: ignore[no-untyped-def]
+        tr, va, correct = losses
         decided = (targets != 0.5).cpu().numpy()[None] & np.ones_like(val)
 
         def acc(sel: np.ndarray) -> float:
