@@ -66,6 +66,30 @@ def test_opening_a_missing_store_for_resume_fails(tmp_path):
         LabelStore(tmp_path / "nope.sqlite", create=False)
 
 
+def test_several_openers_of_a_new_store_at_once_all_get_the_same_store(tmp_path):
+    """A trainer creating its store while a labelling window opens it: whoever comes second finds the schema made."""
+    import threading
+
+    for round_ in range(20):
+        path = tmp_path / f"{round_}.sqlite"
+        start, errors = threading.Barrier(4), []
+
+        def open_it() -> None:
+            start.wait()
+            try:
+                LabelStore(path).close()
+            except StoreError as exc:
+                errors.append(str(exc))
+
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert LabelStore(path, create=False).count_queries() == 0
+
+
 def test_items_added_together_get_distinct_ids_in_order(tmp_path):
     store = LabelStore(tmp_path / "s.sqlite")
     ids = store.add_items("segment", [b"a", b"b", b"c"])

@@ -64,25 +64,37 @@ class LabelStore:
             raise StoreError(f"no label store at {self.path}; check the run folder")
         try:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._check_or_init()
+            self._open()
         except sqlite3.DatabaseError as exc:
             raise StoreError(
                 f"{self.path} is not a readable prefrl label store ({exc}); move it aside or use a new --out folder"
             ) from None
 
+    def _open(self, tries: int = 200) -> None:
+        """WAL mode, then the schema. Switching a new file to WAL needs it to itself and fails at once (no busy wait)
+        while another process does the same, so that step is retried for up to ~10 s."""
+        for attempt in range(tries):
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == tries - 1:
+                    raise
+                time.sleep(0.05)
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._check_or_init()
+
     def _check_or_init(self) -> None:
-        tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            with self._transaction():
+        with self._transaction():  # look and create in one write transaction: two openers never both create
+            tables = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
                 for stmt in _SCHEMA.split(";"):
                     if stmt.strip():
                         self._db.execute(stmt)
                 self._db.execute(
                     "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)", (APP, str(SCHEMA_VERSION))
                 )
-            return
+                return
         meta = dict(self._db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
         if meta.get("app") != APP:
             raise StoreError(f"{self.path} is an SQLite file but not a prefrl label store; use a new --out folder")
