@@ -4,7 +4,9 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import copy
 import itertools
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -70,6 +72,32 @@ def test_sampled_completions_stop_at_the_end_token_and_log_probs_match_an_unpadd
     logp_alone, _, _ = forward(model, alone)
     assert torch.allclose(logp_alone[0], logp[0, :n], atol=1e-4)
     assert decode(tokenizer, alone) == decode(tokenizer, r)[:1]
+
+
+def test_rows_that_end_leave_the_batch_without_changing_what_the_others_write(tiny):
+    """Greedy decoding of a batch equals decoding each prompt alone, while its rows end at different steps."""
+    model, tokenizer = copy.deepcopy(tiny[0]), tiny[1]
+    with torch.no_grad():  # large random weights: greedy paths that differ from prompt to prompt
+        for p in model.parameters():
+            if p.dim() == 2:
+                p.normal_(0, 0.5, generator=torch.Generator().manual_seed(p.numel()))
+    prompts = [p + "\n" for p in tasks.prompts(6, seed=3)]
+    greedy = dict(max_new_tokens=16, temperature=1e-6)
+    rows = [set(r) for r in generate(model, tokenizer, prompts, **greedy).completion_ids.tolist()]
+    counts = Counter(t for r in rows for t in r)
+    token = max((t for t in counts if counts[t] < len(rows)), key=counts.get)  # written by some rows, not all
+    with torch.no_grad():  # the end token now wins wherever that token would have: rows end at different steps
+        emb = model.get_output_embeddings().weight
+        emb[tokenizer.eos_token_id] = 1.5 * emb[token]
+    batch = generate(model, tokenizer, prompts, **greedy)
+    lengths = batch.completion_mask.sum(1).long().tolist()
+    assert batch.ended.any() and len(set(lengths)) > 1
+    for i, prompt in enumerate(prompts):
+        alone = generate(model, tokenizer, [prompt], **greedy)
+        n = int(alone.completion_mask.sum())
+        assert lengths[i] == n and bool(batch.ended[i]) == bool(alone.ended[0])
+        assert torch.equal(batch.completion_ids[i, :n], alone.completion_ids[0, :n])
+        assert (batch.completion_ids[i, n:] == tokenizer.pad_token_id).all()
 
 
 # reward model ------------------------------------------------------------------------------------------------------
