@@ -46,11 +46,12 @@ class RewardConfig:
     refit_epochs: int = 20
     """Passes in each later refit (members are warm-started). The model must catch up with the policy's new
     behaviour quickly: on Hopper-v5, 20 passes instead of 3 lifted preference PPO's return at 100-150k steps by about
-    half on two seeds (benchmarks/README.md). Capped by `refit_max_steps`."""
-    refit_max_steps: int | None = 48
-    """Most gradient steps in a refit (None: no cap). Once 20 passes outgrow it (about 230 labels) the predictor
-    trains at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time; a refit then costs
-    the same at 700 labels as at 230 instead of growing with them (Hopper-v5: ~1.5 s instead of ~4.5 s at 700)."""
+    half on two seeds (benchmarks/README.md). Capped by `refit_max_steps` when that is set."""
+    refit_max_steps: int | None = None
+    """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
+    predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time, and makes runs
+    faster, but on Hopper-v5 it cost return: with 48, wall clock fell from 1.28x to 1.12x of true-reward PPO while
+    two seeds ended at 0.36x and 0.68x of it (uncapped: 0.85-1.30x on four); see benchmarks/README.md."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 
