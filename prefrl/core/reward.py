@@ -50,9 +50,9 @@ class RewardConfig:
     refit_max_steps: int | None = None
     """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
     predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time, and makes runs
-    faster (Hopper-v5 with 48: wall clock 1.12x of true-reward PPO instead of ~1.2x), but the capped Hopper runs
-    ended lower (0.36x and 0.68x of true-reward PPO on two seeds), so the default keeps the setting the published
-    4-seed result was measured with; see benchmarks/README.md."""
+    faster (Hopper-v5 with 48: wall clock 1.12x of true-reward PPO instead of 1.16x). Hopper runs vary too much
+    between runs to say what a cap costs in return (benchmarks/README.md, session 4), so the default keeps the
+    setting the published results were measured with."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 
