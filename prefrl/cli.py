@@ -8,9 +8,9 @@ import math
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 
 from prefrl.errors import PrefrlError
@@ -437,7 +437,9 @@ def _bench(args: argparse.Namespace) -> int:
             raise PrefrlError(f"unknown selection {selection!r}; choose from {', '.join(STRATEGIES)}")
     if min(args.labels) <= 0 or args.timesteps <= 0 or args.workers <= 0:
         raise PrefrlError("--labels, --timesteps and --workers must be positive")
-    for kv, parse in [(kv, _ppo_override) for kv in args.ppo] + [(kv, _reward_model_override) for kv in args.reward_model]:
+    for kv, parse in [(kv, _ppo_override) for kv in args.ppo] + [
+        (kv, _reward_model_override) for kv in args.reward_model
+    ]:
         try:
             parse(kv)  # checked here, not in every cell's process
         except argparse.ArgumentTypeError as exc:

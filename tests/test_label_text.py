@@ -20,7 +20,7 @@ from prefrl.errors import PrefrlError
 from prefrl.ui.text_view import TextView, fit
 from prefrl.ui.window import LabelWindow, WindowConfig
 from tests.label_runs import make_text_run, press, wait_for_pair
-from tests.xserver import find_window, have_x_tools, screenshot, xvfb
+from tests.xserver import have_x_tools, screenshot_when_shown, xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,18 +255,7 @@ def test_on_a_real_x_server_the_window_draws_the_prompt_and_both_completions(run
         window = subprocess.Popen(
             [sys.executable, "-c", code], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        try:
-            wid = find_window(display, "prefrl label", timeout=60, proc=window)
-            store = LabelStore(folder / "labels.sqlite", create=False)
-            deadline = time.time() + 30
-            while store.count_shown() == 0:
-                assert time.time() < deadline, "no pair was shown"
-                time.sleep(0.1)
-            time.sleep(1.2)  # let the status line refresh
-            image = screenshot(display, wid)
-        finally:
-            window.terminate()
-            window.wait(timeout=30)
+        image = screenshot_when_shown(display, window, folder / "labels.sqlite", 30, settle_s=1.2, find_timeout=60)
     from PIL import Image
 
     Image.fromarray(image).save(os.environ.get("PREFRL_SCREENSHOT_TEXT", tmp_path / "window.png"))

@@ -12,7 +12,7 @@ import pytest
 from prefrl.control import run_folder as rf
 from prefrl.core.store import LabelStore
 from tests.label_runs import make_label_run
-from tests.xserver import find_window, have_x_tools, screenshot, xvfb
+from tests.xserver import find_window, have_x_tools, screenshot, screenshot_when_shown, xvfb
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and xdotool (.ci/run installs them)")
@@ -33,18 +33,7 @@ def test_the_window_shows_two_rendered_clips_and_a_status_line(tmp_path, display
     make_label_run(tmp_path / "run", 2, env_id="Hopper-v5", length=30)
     window = prefrl("label", str(tmp_path / "run"), "--annotator", "shot", display=display,
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wid = find_window(display, "prefrl label", proc=window)
-        store = LabelStore(tmp_path / "run" / rf.STORE, create=False)
-        deadline = time.time() + 120
-        while store.count_shown() == 0:
-            assert time.time() < deadline, "no pair was shown"
-            time.sleep(0.2)
-        time.sleep(1.5)  # let the status line refresh
-        image = screenshot(display, wid)
-    finally:
-        window.terminate()
-        window.wait(timeout=30)
+    image = screenshot_when_shown(display, window, tmp_path / "run" / rf.STORE, 120, settle_s=1.5)
     from PIL import Image
 
     Image.fromarray(image).save(os.environ.get("PREFRL_SCREENSHOT", tmp_path / "window.png"))

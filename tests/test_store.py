@@ -70,18 +70,17 @@ def test_several_openers_of_a_new_store_at_once_all_get_the_same_store(tmp_path)
     """A trainer creating its store while a labelling window opens it: whoever comes second finds the schema made."""
     import threading
 
+    def open_it(path, start, errors) -> None:
+        start.wait()
+        try:
+            LabelStore(path).close()
+        except StoreError as exc:
+            errors.append(str(exc))
+
     for round_ in range(20):
         path = tmp_path / f"{round_}.sqlite"
         start, errors = threading.Barrier(4), []
-
-        def open_it() -> None:
-            start.wait()
-            try:
-                LabelStore(path).close()
-            except StoreError as exc:
-                errors.append(str(exc))
-
-        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        threads = [threading.Thread(target=open_it, args=(path, start, errors)) for _ in range(4)]
         for t in threads:
             t.start()
         for t in threads:

@@ -92,3 +92,25 @@ def screenshot(display: str, window: str) -> np.ndarray:
     pixels = np.frombuffer(raw[start : start + bytes_per_line * height], dtype=np.uint8)
     pixels = pixels.reshape(height, bytes_per_line)[:, : 4 * width].reshape(height, width, 4)
     return pixels[..., [2, 1, 0]] if byte_order == 0 else pixels[..., [1, 2, 3]]
+
+
+def screenshot_when_shown(
+    display: str, window: subprocess.Popen, store_path: Path, show_timeout: float, settle_s: float,
+    find_timeout: float = 120.0,
+) -> np.ndarray:  # fmt: skip
+    """The labelling window's pixels once its first pair is on screen (and the status line has had `settle_s` to
+    refresh); the window process is stopped either way."""
+    from prefrl.core.store import LabelStore
+
+    try:
+        wid = find_window(display, "prefrl label", timeout=find_timeout, proc=window)
+        store = LabelStore(store_path, create=False)
+        deadline = time.time() + show_timeout
+        while store.count_shown() == 0:
+            assert time.time() < deadline, "no pair was shown"
+            time.sleep(0.1)
+        time.sleep(settle_s)
+        return screenshot(display, wid)
+    finally:
+        window.terminate()
+        window.wait(timeout=30)

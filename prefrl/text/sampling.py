@@ -143,7 +143,9 @@ def generate(
             rows, nxt, pos, active_mask = rows[keep], nxt[keep], pos[keep], active_mask[keep]
         active_mask = torch.cat([active_mask, torch.ones_like(active_mask[:, :1])], 1)
         pos = pos + 1
-        out = model(input_ids=nxt[:, None], attention_mask=active_mask, position_ids=pos, cache=out.cache, use_cache=True)
+        out = model(
+            input_ids=nxt[:, None], attention_mask=active_mask, position_ids=pos, cache=out.cache, use_cache=True
+        )
     comp, cmask = comp[:, :width], cmask[:, :width]
     full_mask = torch.cat([mask, cmask.long()], 1)
     return Rollout(torch.cat([ids, comp], 1), full_mask, ids.shape[1], cmask, ended)
