@@ -136,6 +136,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         default=0.25,
         help="share of the label budget asked up front, before PPO starts (default: %(default)s)",
     )
+    p.add_argument(
+        "--label-halving",
+        type=float,
+        default=2e6,
+        metavar="STEPS",
+        help="the label rate, proportional to h/(T+h) after T steps, halves at T = h; smaller asks more labels early "
+        "(default: %(default)g, the paper's)",
+    )
     p.add_argument("--clips", type=Path, default=Path("clips"), help="where clips are rendered (default: %(default)s)")
     p.add_argument("--clip-size", type=int, default=256, help="clip width and height in pixels (default: %(default)s)")
     p.add_argument("--clip-fps", type=float, help="clip frame rate (default: real time, at most 60)")
@@ -189,6 +197,7 @@ def _train(args: argparse.Namespace) -> int:
             eval_episodes=args.eval_episodes,
             alive_bonus=args.alive_bonus,
             initial_fraction=args.initial_fraction,
+            label_halving=args.label_halving,
             buffer_size=args.buffer_size,
             query_batch=args.query_batch,
             candidate_factor=args.candidate_factor,
@@ -406,6 +415,12 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="(default: %(default)s)")
     p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes per run (default: %(default)s)")
     p.add_argument(
+        "--label-halving",
+        type=float,
+        metavar="STEPS",
+        help="label-rate halving time of the preference cells (default: prefrl train's, 2e6, the paper's)",
+    )
+    p.add_argument(
         "--backend",
         choices=["local", "ray"],
         default="local",
@@ -447,6 +462,10 @@ def _bench(args: argparse.Namespace) -> int:
     extra = [x for kv in args.ppo for x in ("--ppo", kv)] + [
         x for kv in args.reward_model for x in ("--reward-model", kv)
     ]
+    if args.label_halving is not None:
+        if not args.label_halving > 0:
+            raise PrefrlError("--label-halving must be positive")
+        extra += ["--label-halving", f"{args.label_halving:g}"]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,

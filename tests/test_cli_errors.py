@@ -38,6 +38,7 @@ def test_non_mujoco_env_is_refused(capsys, tmp_path):
         (["--timesteps", "0"], "--timesteps must be positive"),
         (["--timesteps", "100"], "less than one PPO rollout"),
         (["--labels", "2"], "use at least 4 labels"),
+        (["--label-halving", "0"], "halving time must be positive"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):

@@ -27,3 +27,20 @@ def test_rate_decays_like_two_million_over_t_plus_two_million():
 def test_schedule_refuses_budgets_it_cannot_spend(total, timesteps):
     with pytest.raises(ValueError):
         LabelSchedule(total, timesteps)
+
+
+def test_a_shorter_halving_time_asks_more_labels_early_and_still_spends_the_budget():
+    paper = LabelSchedule(700, 500_000)
+    early = LabelSchedule(700, 500_000, horizon=1e5)
+    assert early.due(0) == paper.due(0) == 175  # the up-front share is the same
+    assert early.due(100_000) - early.due(0) > 1.25 * (paper.due(100_000) - paper.due(0))
+    assert early.due(500_000) == paper.due(500_000) == 700
+    # rate ratio between T=50k and T=450k is (450k + h) / (50k + h) = 5.5/1.5 for h = 100k
+    rate = lambda s, t: s.due(t + 10_000) - s.due(t)  # noqa: E731
+    assert rate(early, 50_000) / rate(early, 450_000) == pytest.approx(5.5 / 1.5, rel=0.1)
+
+
+@pytest.mark.parametrize("horizon", [0.0, -1e5])
+def test_schedule_refuses_a_halving_time_that_is_not_positive(horizon):
+    with pytest.raises(ValueError, match="halving"):
+        LabelSchedule(700, 500_000, horizon=horizon)

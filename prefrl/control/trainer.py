@@ -75,6 +75,10 @@ class TrainConfig:
     """The 'recent' strategy pairs segments of the policy's last this-many episodes."""
     initial_fraction: float = 0.25
     """Share of the budget labelled from the random policy before PPO starts."""
+    label_halving: float = 2e6
+    """Steps T after which the label rate, proportional to h / (T + h), has halved (the paper's h = 2e6). Over a
+    run much shorter than h the rate barely falls; a smaller h asks more of the labels early, while the policy
+    changes fastest."""
     segment_length: int | None = None
     """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
     query_batch: int | None = None
@@ -180,7 +184,7 @@ def validate(config: TrainConfig) -> None:
         if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
         try:
-            LabelSchedule(config.labels, config.timesteps, config.initial_fraction)
+            LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
             raise PrefrlError(f"label schedule: {exc}") from None
 
@@ -230,7 +234,7 @@ class Trainer:
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         if self.learned:
-            self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction)
+            self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
             self.teacher = (
                 None
                 if self.human

@@ -26,6 +26,8 @@ class LabelSchedule:
             raise ValueError("timesteps must be positive")
         if not 0.0 < self.initial_fraction <= 1.0:
             raise ValueError("initial_fraction must be in (0, 1]")
+        if not self.horizon > 0:
+            raise ValueError("the label rate's halving time must be positive")
         if self.initial < 1:
             raise ValueError(f"a budget of {self.total} labels leaves none for the start; use at least 4 labels")
 
