@@ -4,6 +4,10 @@
   fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
   frozen RUN STEPS [--model DIR]     train PPO from scratch on a frozen reward model (no refits), evaluating every
                                      24,576 steps on the true reward; prints return and episode length
+  policies RUN POLICY_RUN... [--model DIR]
+                                     one deterministic episode of each POLICY_RUN's policy, scored by the true reward
+                                     and by RUN's learned reward per step (with the spread across members): does the
+                                     learned reward rank the behaviours as the true one does?
 
 Examples (the figures in benchmarks/README.md):
   python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
@@ -106,6 +110,29 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
         print("  ".join(shown), flush=True)
 
 
+def policies(run: Path, others: list[Path], model: Path | None) -> None:
+    c, ens, _ = load(run, model)
+    out_std = ens.out_std.detach().cpu().numpy().reshape(-1, 1)
+    for other in others:
+        norm = VecNormalize(DummyVecEnv([lambda: gym.make(c.env)]), training=False, norm_reward=False)
+        rf.load_vecnormalize(norm, other)
+        policy = PPO.load(other / rf.POLICY, device="cpu")
+        env = gym.make(c.env)
+        obs, _ = env.reset(seed=100)
+        feats, rewards = [], []
+        while True:
+            action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=True)[0][0], -1, 1)
+            feats.append(np.concatenate([obs, action]))
+            obs, r, term, trunc, _ = env.step(action)
+            rewards.append(r)
+            if term or trunc:
+                break
+        members = ens.member_rewards(np.array(feats, dtype=np.float32)).cpu().numpy() / out_std  # (M, N), level kept
+        print(f"{other}: {len(rewards)} steps, true {np.sum(rewards):,.0f} ({np.mean(rewards):.2f}/step), learned "
+              f"{members.mean(0).sum():,.0f} ({members.mean():.2f}/step, spread across members "
+              f"{members.std(0).mean():.2f}/step)")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -120,12 +147,18 @@ def main() -> None:
     f.add_argument("run", type=Path)
     f.add_argument("steps", type=int)
     f.add_argument("--model", type=Path)
+    q = sub.add_parser("policies")
+    q.add_argument("run", type=Path)
+    q.add_argument("others", type=Path, nargs="+")
+    q.add_argument("--model", type=Path)
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.cmd == "reward-vs-true":
         reward_vs_true(args.run, args.model)
     elif args.cmd == "fit-first":
         fit_first(args.run, args.n, args.out)
+    elif args.cmd == "policies":
+        policies(args.run, args.others, args.model)
     else:
         frozen(args.run, args.steps, args.model)
 
