@@ -65,6 +65,7 @@ def main() -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     print("| arm | run | last-3 mean | first eval >= 2,500 |\n| --- | --- | --- | --- |")
     for ax, arm in zip(axes, ("preference", "true")):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors)  # type: ignore[attr-defined]  # 20 runs, 20 colours
         for (a, name), curve in sorted(runs.items()):
             if a != arm:
                 continue
