@@ -439,6 +439,7 @@ def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, run_local
     from prefrl.control.trainer import check_env_id
+    from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
     from prefrl.core.teachers import PRESETS
 
@@ -463,8 +464,10 @@ def _bench(args: argparse.Namespace) -> int:
         x for kv in args.reward_model for x in ("--reward-model", kv)
     ]
     if args.label_halving is not None:
-        if not args.label_halving > 0:
-            raise PrefrlError("--label-halving must be positive")
+        try:  # the schedule's own check, here once rather than in every cell's process
+            LabelSchedule(min(args.labels), args.timesteps, halving=args.label_halving)
+        except ValueError as exc:
+            raise PrefrlError(f"--label-halving: {exc}") from None
         extra += ["--label-halving", f"{args.label_halving:g}"]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,

@@ -64,3 +64,10 @@ def test_resume_of_a_folder_that_is_not_a_run(capsys, tmp_path):
 def test_cuda_on_a_machine_without_one(capsys, tmp_path):
     code, err = run_cli(capsys, "train", "--device", "cuda", "--out", str(tmp_path / "r"))
     assert_one_line_error(code, err, "no usable CUDA GPU", "--device cpu")
+
+
+def test_bench_refuses_a_label_halving_that_is_not_positive_before_starting_any_cell(capsys, tmp_path):
+    work = tmp_path / "work"
+    code, err = run_cli(capsys, "bench", "--label-halving", "-1", "--work", str(work), "--results", str(tmp_path / "r"))
+    assert_one_line_error(code, err, "--label-halving", "halving time must be positive")
+    assert not work.exists()

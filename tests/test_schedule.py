@@ -31,7 +31,7 @@ def test_schedule_refuses_budgets_it_cannot_spend(total, timesteps):
 
 def test_a_shorter_halving_time_asks_more_labels_early_and_still_spends_the_budget():
     paper = LabelSchedule(700, 500_000)
-    early = LabelSchedule(700, 500_000, horizon=1e5)
+    early = LabelSchedule(700, 500_000, halving=1e5)
     assert early.due(0) == paper.due(0) == 175  # the up-front share is the same
     assert early.due(100_000) - early.due(0) > 1.25 * (paper.due(100_000) - paper.due(0))
     assert early.due(500_000) == paper.due(500_000) == 700
@@ -40,7 +40,7 @@ def test_a_shorter_halving_time_asks_more_labels_early_and_still_spends_the_budg
     assert rate(early, 50_000) / rate(early, 450_000) == pytest.approx(5.5 / 1.5, rel=0.1)
 
 
-@pytest.mark.parametrize("horizon", [0.0, -1e5])
-def test_schedule_refuses_a_halving_time_that_is_not_positive(horizon):
+@pytest.mark.parametrize("halving", [0.0, -1e5])
+def test_schedule_refuses_a_halving_time_that_is_not_positive(halving):
     with pytest.raises(ValueError, match="halving"):
-        LabelSchedule(700, 500_000, horizon=horizon)
+        LabelSchedule(700, 500_000, halving=halving)

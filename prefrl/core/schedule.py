@@ -1,7 +1,7 @@
-"""When labels are asked for: a share up front, the rest at a rate decaying like 2e6 / (T + 2e6).
+"""When labels are asked for: a share up front, the rest at a rate decaying like h / (T + h).
 
 The cumulative count after T steps is the integral of that rate, scaled so the whole budget is spent at the end
-of training (the paper's schedule).
+of training. The paper's h is 2e6 steps; over a run much shorter than h the rate barely falls.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ class LabelSchedule:
     total: int
     timesteps: int
     initial_fraction: float = 0.25
-    horizon: float = 2e6
+    halving: float = 2e6
+    """Steps T after which the rate h / (T + h) has halved."""
 
     def __post_init__(self) -> None:
         if self.total <= 0:
@@ -26,7 +27,7 @@ class LabelSchedule:
             raise ValueError("timesteps must be positive")
         if not 0.0 < self.initial_fraction <= 1.0:
             raise ValueError("initial_fraction must be in (0, 1]")
-        if not self.horizon > 0:
+        if not self.halving > 0:
             raise ValueError("the label rate's halving time must be positive")
         if self.initial < 1:
             raise ValueError(f"a budget of {self.total} labels leaves none for the start; use at least 4 labels")
@@ -37,7 +38,7 @@ class LabelSchedule:
         return int(round(self.total * self.initial_fraction))
 
     def _area(self, t: float) -> float:
-        return self.horizon * math.log1p(t / self.horizon)
+        return self.halving * math.log1p(t / self.halving)
 
     def due(self, t: int) -> int:
         """Cumulative labels that should have been asked for after t environment steps of training."""
