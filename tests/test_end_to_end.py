@@ -96,6 +96,16 @@ def test_metrics_have_one_row_per_evaluation_with_true_return_and_accuracy(resum
     assert int(rows[-1]["labels"]) == 40
 
 
+def test_metrics_account_for_the_time_the_learned_reward_costs_across_the_resume(resumed_run):
+    out, *_ = resumed_run
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    for key in ("refit_seconds", "reward_step_seconds"):
+        spent = [float(r[key]) for r in rows]
+        assert spent[0] > 0 if key == "refit_seconds" else spent[0] >= 0  # the up-front labels were fitted
+        assert spent == sorted(spent), f"{key} went down: the resume lost the time spent before the kill"
+        assert spent[-1] > 0 and all(s < float(r["wall_time"]) for s, r in zip(spent, rows))
+
+
 def test_resume_keeps_every_label_and_spends_the_whole_budget(resumed_run):
     out, labels_before, killed_at, stdout = resumed_run
     after = label_rows(out)
@@ -138,6 +148,7 @@ def test_true_reward_baseline_uses_the_same_command(tmp_path):
     assert "the true reward" in stdout
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert rows[-1]["reward_model_accuracy"] == "" and int(rows[-1]["labels"]) == 0
+    assert rows[-1]["refit_seconds"] == rows[-1]["reward_step_seconds"] == ""  # no learned reward, no cost
     assert PPO.load(out / "policy.zip").num_timesteps == 1024
 
 

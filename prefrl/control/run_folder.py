@@ -31,6 +31,8 @@ METRIC_FIELDS = [
     "train_true_return",
     "pretrain_steps",
     "wall_time",
+    "refit_seconds",
+    "reward_step_seconds",
 ]
 _INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import difflib
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -230,6 +232,9 @@ class Trainer:
         self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
         self.wall_offset = 0.0
+        self.refit_seconds = 0.0  # choosing queries, labelling (synthetic teachers) and refitting, so far
+        self.reward_step_seconds = 0.0  # predicting the reward and cutting segments at every environment step
+        self._in_refit_timer = False
         self.human = self.learned and c.teacher == HUMAN
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
@@ -270,10 +275,28 @@ class Trainer:
         return venv
 
     def _predicted_reward(self, features: np.ndarray) -> np.ndarray:
-        return self.ensemble.predict(features, keep_level=self.keep_level)
+        start = time.perf_counter()
+        reward = self.ensemble.predict(features, keep_level=self.keep_level)
+        self.reward_step_seconds += time.perf_counter() - start
+        return reward
 
     def _on_env_step(self, obs, actions, true_rewards, dones, infos) -> None:  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
         self.buffer.extend(self.cutter.add(obs, actions, true_rewards, dones, infos))
+        self.reward_step_seconds += time.perf_counter() - start
+
+    @contextmanager
+    def _refit_timer(self) -> Iterator[None]:
+        """Adds the block's wall time to `refit_seconds`, once when blocks nest (a query refits)."""
+        if self._in_refit_timer:
+            yield
+            return
+        self._in_refit_timer, start = True, time.perf_counter()
+        try:
+            yield
+        finally:
+            self._in_refit_timer = False
+            self.refit_seconds += time.perf_counter() - start
 
     # labels and the reward model ------------------------------------------------------------------------------
     def _collect_random_segments(self, n_segments: int) -> None:
@@ -297,6 +320,10 @@ class Trainer:
 
     def query(self, n: int) -> None:
         """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model."""
+        with self._refit_timer():
+            self._query(n)
+
+    def _query(self, n: int) -> None:
         candidates = self.buffer.recent()
         if len(candidates) < 2:
             return
@@ -391,6 +418,10 @@ class Trainer:
         return items, mask, PreferenceDataset.from_comparisons(comparisons, row_of)
 
     def _refit(self) -> None:
+        with self._refit_timer():
+            self._fit_on_labels()
+
+    def _fit_on_labels(self) -> None:
         self.fitted_on = self.store.count_labels()
         items, mask, data = self._labelled_data()
         if len(data) == 0:
@@ -484,6 +515,8 @@ class Trainer:
         progress = rf.read_json(self.out / rf.PROGRESS)
         self.pretrain_steps = int(progress.get("pretrain_steps", 0))
         self.wall_offset = float(progress.get("wall_time", 0.0))
+        self.refit_seconds = float(progress.get("refit_seconds", 0.0))
+        self.reward_step_seconds = float(progress.get("reward_step_seconds", 0.0))
         rf.truncate_metrics(self.out, model.num_timesteps)
         if self.learned:
             if (self.out / rf.REWARD).exists():
@@ -558,6 +591,7 @@ class _LoopCallback(BaseCallback):
             "train_true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
             "pretrain_steps": self.t.pretrain_steps,
             "wall_time": self.t.wall_offset + time.time() - self.start,
+            **self._overhead(),
         }
         rf.append_metrics(self.t.out, row)
         self.last_row = row
@@ -574,6 +608,12 @@ class _LoopCallback(BaseCallback):
             plot_learning_curve(rf.read_metrics(self.t.out), self.t.out / rf.CURVE, title)
             self.plotted_at = time.time()
         self.checkpoint(model)
+
+    def _overhead(self) -> dict[str, float]:
+        """Seconds the learned reward has cost so far (none in true-reward runs): where a slower run's time went."""
+        if not self.t.learned:
+            return {}
+        return {"refit_seconds": self.t.refit_seconds, "reward_step_seconds": self.t.reward_step_seconds}
 
     def _show_progress(self) -> None:
         """Labels so far and the latest evaluated true return, beside the timestep bar."""
@@ -598,6 +638,7 @@ class _LoopCallback(BaseCallback):
                 "labels": self.t.labels_given(),
                 "pretrain_steps": self.t.pretrain_steps,
                 "wall_time": self.t.wall_offset + time.time() - self.start,
+                **self._overhead(),
             },
         )
 
