@@ -11,9 +11,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefrl.errors import PrefrlError
+
+if TYPE_CHECKING:
+    from prefrl.control.trainer import TrainConfig
 
 
 def _override(module: str, name: str) -> Callable[[str], tuple[str, Any]]:
@@ -139,10 +142,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--label-halving",
         type=float,
-        default=2e6,
         metavar="STEPS",
         help="the label rate, proportional to h/(T+h) after T steps, halves at T = h; smaller asks more labels early "
-        "(default: %(default)g, the paper's)",
+        "(default: a sixteenth of --timesteps, 31250 for 500k steps, which asks about half the labels after the "
+        "up-front share in the first fifth of training; the paper's 2e6 barely decays over short runs)",
     )
     p.add_argument("--clips", type=Path, default=Path("clips"), help="where clips are rendered (default: %(default)s)")
     p.add_argument("--clip-size", type=int, default=256, help="clip width and height in pixels (default: %(default)s)")
@@ -155,9 +158,54 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_train)
 
 
+def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The TrainConfig a `prefrl train` command line asks for (not yet validated)."""
+    from prefrl.control.ppo_config import ppo_config_for
+    from prefrl.control.trainer import TrainConfig
+
+    ppo = ppo_config_for(args.env, **dict(args.ppo))
+    config = TrainConfig(
+        env=args.env,
+        reward=args.reward,
+        teacher=args.teacher,
+        beta=args.beta,
+        epsilon=args.epsilon,
+        teacher_gamma=args.teacher_gamma,
+        eps_skip=args.eps_skip,
+        eps_equal=args.eps_equal,
+        skip_costs_budget=not args.free_skips,
+        labels=args.labels,
+        timesteps=args.timesteps,
+        seed=args.seed,
+        selection=args.selection,
+        segment_length=args.segment_length,
+        eval_freq=args.eval_freq,
+        eval_episodes=args.eval_episodes,
+        alive_bonus=args.alive_bonus,
+        initial_fraction=args.initial_fraction,
+        label_halving=args.label_halving,
+        buffer_size=args.buffer_size,
+        query_batch=args.query_batch,
+        candidate_factor=args.candidate_factor,
+        clips_dir=str(args.clips),
+        clip_size=args.clip_size,
+        clip_fps=args.clip_fps,
+        camera=args.camera,
+        instruction=args.instruction,
+        keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
+        device=args.device,
+        progress=not args.quiet,
+        ppo=ppo,
+    )
+    if args.members is not None:
+        config.reward_model.members = args.members
+    for key, value in args.reward_model:
+        setattr(config.reward_model, key, value)
+    return config
+
+
 def _train(args: argparse.Namespace) -> int:
     from prefrl.control import run_folder as rf
-    from prefrl.control.ppo_config import ppo_config_for
     from prefrl.control.trainer import TrainConfig, Trainer, check_device, validate
 
     if args.resume is not None:
@@ -177,44 +225,7 @@ def _train(args: argparse.Namespace) -> int:
         check_device(config.device)
         resume = True
     else:
-        ppo = ppo_config_for(args.env, **dict(args.ppo))
-        config = TrainConfig(
-            env=args.env,
-            reward=args.reward,
-            teacher=args.teacher,
-            beta=args.beta,
-            epsilon=args.epsilon,
-            teacher_gamma=args.teacher_gamma,
-            eps_skip=args.eps_skip,
-            eps_equal=args.eps_equal,
-            skip_costs_budget=not args.free_skips,
-            labels=args.labels,
-            timesteps=args.timesteps,
-            seed=args.seed,
-            selection=args.selection,
-            segment_length=args.segment_length,
-            eval_freq=args.eval_freq,
-            eval_episodes=args.eval_episodes,
-            alive_bonus=args.alive_bonus,
-            initial_fraction=args.initial_fraction,
-            label_halving=args.label_halving,
-            buffer_size=args.buffer_size,
-            query_batch=args.query_batch,
-            candidate_factor=args.candidate_factor,
-            clips_dir=str(args.clips),
-            clip_size=args.clip_size,
-            clip_fps=args.clip_fps,
-            camera=args.camera,
-            instruction=args.instruction,
-            keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
-            device=args.device,
-            progress=not args.quiet,
-            ppo=ppo,
-        )
-        if args.members is not None:
-            config.reward_model.members = args.members
-        for key, value in args.reward_model:
-            setattr(config.reward_model, key, value)
+        config = train_config_from_args(args)
         validate(config)
         tag = f"{config.labels}" if config.reward == "learned" else "true"
         out = args.out or Path("runs") / f"{config.env.replace('/', '_')}-{tag}-s{config.seed}"
@@ -418,7 +429,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         "--label-halving",
         type=float,
         metavar="STEPS",
-        help="label-rate halving time of the preference cells (default: prefrl train's, 2e6, the paper's)",
+        help="label-rate halving time of the preference cells (default: prefrl train's, a sixteenth of --timesteps)",
     )
     p.add_argument(
         "--backend",
@@ -437,7 +448,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
 
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
-    from prefrl.bench.sweep import SweepConfig, run_local
+    from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
     from prefrl.control.trainer import check_env_id
     from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
@@ -473,6 +484,16 @@ def _bench(args: argparse.Namespace) -> int:
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
     )  # fmt: skip
+    stale = mismatched_cells(config)
+    if stale:
+        cell, diffs = stale[0]
+        more = f" (and {len(stale) - 1} more cells)" if len(stale) > 1 else ""
+        what = f"{cell.folder(config.work)}{more} ran with {'; '.join(diffs)}"
+        if not args.report_only:
+            raise PrefrlError(
+                f"{what}: give this sweep the same settings, a new --work folder, or delete the cell to rerun it"
+            )
+        print(f"prefrl: warning: {what}; the report mixes settings", file=sys.stderr)
     if not args.report_only:
         if args.backend == "ray":
             from prefrl.bench.ray_backend import run_ray

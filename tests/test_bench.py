@@ -1,11 +1,12 @@
 """`prefrl bench`: a sweep with baselines that resumes, and a report with ratios and figures."""
 
 import csv
+import math
 import subprocess
 import sys
 from pathlib import Path
 
-from prefrl.bench.report import final_return
+from prefrl.bench.report import final_return, reward_time_share
 from prefrl.bench.sweep import Cell, SweepConfig, progress_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,11 @@ def test_final_return_averages_the_last_three_evaluations_within_the_horizon():
     assert final_return(rows, horizon=30) == 6.0
 
 
+def test_the_learned_rewards_share_of_a_runs_time_is_its_refits_and_per_step_work_over_the_wall_time():
+    assert reward_time_share({"refit_seconds": 30.0, "reward_step_seconds": 10.0, "wall_time": 200.0}) == 0.2
+    assert math.isnan(reward_time_share({"wall_time": 200.0}))  # a run from before these were logged
+
+
 def test_a_sweep_stopped_part_way_resumes_and_reports(tmp_path):
     first = bench(tmp_path, "--minutes", "0.1")  # stops (resumably) before all three cells are done
     assert first.returncode == 0, first.stderr[-2000:]
@@ -53,7 +59,21 @@ def test_a_sweep_stopped_part_way_resumes_and_reports(tmp_path):
     }
     summary = (results / "summary.md").read_text()
     assert "| HalfCheetah-v5 | 20 | mistake | disagreement | 1 |" in summary
+    row = next(line for line in summary.splitlines() if "| 20 | mistake |" in line)
+    share = float(row.rstrip(" |").rsplit("|", 1)[1].strip().rstrip("%"))  # the learned reward's share of the time
+    assert 0 < share < 100
     assert (results / "curves.png").stat().st_size > 10_000 and (results / "teachers.png").exists()
+
+    # the same cells asked for with another setting: refused in one line, never resumed or reported as the new one
+    before = [(c.folder(config.work) / "metrics.csv").read_text() for c in config.cells()]
+    changed = bench(tmp_path, "--label-halving", "100")
+    assert changed.returncode == 2 and "Traceback" not in changed.stderr
+    (line,) = changed.stderr.strip().splitlines()
+    assert "20-perfect-disagreement-s0 (and 1 more cells) ran with label_halving=32.0 (this sweep: 100.0)" in line
+    assert "new --work" in line  # the baseline, which has no label schedule, is not among them
+    assert [(c.folder(config.work) / "metrics.csv").read_text() for c in config.cells()] == before
+    report = bench(tmp_path, "--label-halving", "100", "--report-only")
+    assert report.returncode == 0 and "warning" in report.stderr and "the report mixes settings" in report.stderr
 
 
 def test_the_ray_backend_runs_the_same_cells_on_a_local_ray_instance(tmp_path):

@@ -1,6 +1,6 @@
 import pytest
 
-from prefrl.core.schedule import LabelSchedule
+from prefrl.core.schedule import PAPER_HALVING, LabelSchedule
 
 
 @pytest.mark.parametrize("total,timesteps", [(700, 1_000_000), (50, 4096), (1400, 500_000), (7, 10)])
@@ -15,8 +15,8 @@ def test_schedule_spends_exactly_the_budget(total, timesteps):
     assert max(dues) == total
 
 
-def test_rate_decays_like_two_million_over_t_plus_two_million():
-    s = LabelSchedule(100_000, 10_000_000, initial_fraction=0.25)
+def test_the_papers_rate_decays_like_two_million_over_t_plus_two_million():
+    s = LabelSchedule(100_000, 10_000_000, initial_fraction=0.25, halving=PAPER_HALVING)
     early = s.due(1_000_000) - s.due(0)
     late = s.due(9_000_000) - s.due(8_000_000)
     # rate ratio between T=0.5M and T=8.5M is (8.5M + 2M) / (0.5M + 2M) = 4.2
@@ -30,7 +30,7 @@ def test_schedule_refuses_budgets_it_cannot_spend(total, timesteps):
 
 
 def test_a_shorter_halving_time_asks_more_labels_early_and_still_spends_the_budget():
-    paper = LabelSchedule(700, 500_000)
+    paper = LabelSchedule(700, 500_000, halving=PAPER_HALVING)
     early = LabelSchedule(700, 500_000, halving=1e5)
     assert early.due(0) == paper.due(0) == 175  # the up-front share is the same
     assert early.due(100_000) - early.due(0) > 1.25 * (paper.due(100_000) - paper.due(0))
@@ -40,7 +40,30 @@ def test_a_shorter_halving_time_asks_more_labels_early_and_still_spends_the_budg
     assert rate(early, 50_000) / rate(early, 450_000) == pytest.approx(5.5 / 1.5, rel=0.1)
 
 
+@pytest.mark.parametrize("timesteps", [500_000, 50_000, 2_000_000])
+def test_by_default_the_rate_halves_a_sixteenth_into_the_run_whatever_its_length(timesteps):
+    s = LabelSchedule(700, timesteps)
+    assert s.halving == timesteps / 16
+    after_initial = s.total - s.initial
+    # share of the post-initial labels asked by T: log(1 + T/h) / log(1 + timesteps/h); a fifth in -> log 4.2 / log 17
+    fifth = (s.due(timesteps // 5) - s.initial) / after_initial
+    assert fifth == pytest.approx(0.507, abs=0.01)
+    assert s.due(timesteps) == 700
+
+
 @pytest.mark.parametrize("halving", [0.0, -1e5])
 def test_schedule_refuses_a_halving_time_that_is_not_positive(halving):
     with pytest.raises(ValueError, match="halving"):
         LabelSchedule(700, 500_000, halving=halving)
+
+
+def test_a_run_records_its_label_halving_and_an_older_run_folder_keeps_the_papers(tmp_path):
+    from prefrl.control import run_folder as rf
+    from prefrl.control.trainer import TrainConfig, Trainer
+
+    trainer = Trainer(TrainConfig(env="HalfCheetah-v5", timesteps=80_000), tmp_path / "new")
+    assert trainer.schedule.halving == 5_000
+    saved = rf.read_json(tmp_path / "new" / rf.CONFIG)
+    assert saved["label_halving"] == 5_000  # a later change of the default leaves this run's schedule alone
+    del saved["label_halving"]  # as written before the setting existed
+    assert TrainConfig.from_dict(saved).label_halving == 2e6

@@ -23,6 +23,17 @@ def final_return(rows: list[dict[str, float]], horizon: float) -> float:
     return float(np.mean(kept[-FINAL_EVALS:])) if kept else float("nan")
 
 
+def reward_time_share(row: dict[str, float]) -> float:
+    """Share of a preference run's wall time that its learned reward cost (NaN where it was not logged)."""
+    spent = row.get("refit_seconds", math.nan) + row.get("reward_step_seconds", math.nan)
+    return spent / row["wall_time"] if row.get("wall_time") else math.nan
+
+
+def _percent(shares: list[float]) -> str:
+    kept = [x for x in shares if not math.isnan(x)]
+    return f"{100 * np.mean(kept):.0f}%" if kept else "-"
+
+
 def _variant(cell: Cell) -> tuple[int, str, str]:
     return cell.labels, cell.teacher, cell.selection
 
@@ -44,15 +55,16 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 writer.writerow([cell.env, cell.seed, cell.labels, teacher, selection, arm, *row.values()])
 
     lines = [
-        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | ratio | wall-clock ratio |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | ratio | wall-clock ratio "
+        "| learned reward's share of the time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     ratios: dict[tuple[str, tuple[int, str, str]], list[float]] = defaultdict(list)
     unfinished: dict[str, int] = defaultdict(int)
     for env in config.envs:
         variants = sorted({_variant(c) for c in data if c.env == env and not c.baseline})
         for variant in variants:
-            pref, true, ratio, wall, horizons = [], [], [], [], []
+            pref, true, ratio, wall, horizons, share = [], [], [], [], [], []
             for seed in config.seeds:
                 p_rows = data.get(Cell(env, seed, *variant), [])
                 t_rows = data.get(Cell(env, seed), [])
@@ -69,15 +81,16 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 true.append(ft)
                 ratio.append(fp / ft if ft else float("nan"))
                 wall.append(wp / wt if wt else float("nan"))
+                share.append(reward_time_share(p_rows[-1]))
                 horizons.append(horizon)
             ratios[(env, variant)] = ratio
             if not pref:
-                lines.append(f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - |")
+                lines.append(f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - | - |")
                 continue
             lines.append(
                 f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {int(min(horizons)):,} | "
                 f"{np.mean(pref):.0f} ± {np.std(pref):.0f} | {np.mean(true):.0f} ± {np.std(true):.0f} | "
-                f"{np.mean(ratio):.2f} ± {np.std(ratio):.2f} | {np.mean(wall):.2f} |"
+                f"{np.mean(ratio):.2f} ± {np.std(ratio):.2f} | {np.mean(wall):.2f} | {_percent(share)} |"
             )
     summary = "\n".join(
         [
@@ -88,8 +101,10 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             f"Final true return = mean of a run's last {FINAL_EVALS} evaluations (deterministic policy, 5 episodes "
             "each). Columns give mean ± std "
             "over the seeds whose two arms both have results; ratio = preference / true-reward per seed, then "
-            "averaged. Wall-clock ratio compares the two runs' total times. Only seeds whose preference "
-            "and true-reward runs have both finished count.",
+            "averaged. Wall-clock ratio compares the two runs' total times; the learned reward's share is the part "
+            "of the preference run's time spent choosing queries, labelling and refitting, and predicting the reward "
+            "and cutting clips at every step (runs from before these were logged show -). Only seeds whose "
+            "preference and true-reward runs have both finished count.",
             "",
             *lines,
             "",

@@ -11,9 +11,10 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -73,13 +74,20 @@ def progress_of(folder: Path) -> int:
 
 def train_command(config: SweepConfig, cell: Cell) -> list[str]:
     folder = cell.folder(config.work)
-    base = [sys.executable, "-m", "prefrl", "train", "--quiet"]
+    base = [sys.executable, "-m", "prefrl"]
     if progress_of(folder) >= 0:
-        return [*base, "--resume", str(folder)]
+        return [*base, "train", "--quiet", "--resume", str(folder)]
     if folder.exists():  # stopped before its first checkpoint: nothing to keep
         shutil.rmtree(folder)
+    return [*base, *train_args(config, cell)]
+
+
+def train_args(config: SweepConfig, cell: Cell) -> list[str]:
+    """The `prefrl train` arguments that start the cell afresh."""
+    folder = cell.folder(config.work)
     cmd = [
-        *base,
+        "train",
+        "--quiet",
         "--env",
         cell.env,
         "--seed",
@@ -94,6 +102,52 @@ def train_command(config: SweepConfig, cell: Cell) -> list[str]:
     else:
         cmd += ["--labels", str(cell.labels), "--teacher", cell.teacher, "--selection", cell.selection]
     return cmd + list(config.extra)
+
+
+IGNORED_SETTINGS = {"progress", "device", "threads"}
+"""How a run is shown and where it computes, not what it learns."""
+BASELINE_SETTINGS = {"env", "reward", "seed", "timesteps", "eval_freq", "eval_episodes", "ppo"}
+"""All a true-reward run's result depends on: its label and reward-model settings are unused."""
+
+
+def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
+    """Cells already in the work folder that ran with other settings than this sweep asks for, with the differences.
+
+    A changed default (or flag) must not let old cells stand in for new ones: resumed, they would continue with
+    their own settings; finished, they would be reported as if they ran with this sweep's.
+    """
+    from prefrl.cli import build_parser, train_config_from_args
+    from prefrl.control.trainer import TrainConfig
+
+    parser = build_parser()
+    found = []
+    for cell in config.cells():
+        path = cell.folder(config.work) / "config.json"
+        if not path.exists():
+            continue
+        wanted = _flat(asdict(train_config_from_args(parser.parse_args(train_args(config, cell))).resolved()))
+        had = _flat(asdict(TrainConfig.from_dict(json.loads(path.read_text())).resolved()))
+        diffs = [
+            f"{key}={had.get(key)!r} (this sweep: {wanted.get(key)!r})"
+            for key in sorted(set(wanted) | set(had))
+            if key.split(".")[0] not in IGNORED_SETTINGS
+            and (not cell.baseline or key.split(".")[0] in BASELINE_SETTINGS)
+            and had.get(key) != wanted.get(key)
+        ]
+        if diffs:
+            found.append((cell, diffs))
+    return found
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested settings as dotted keys, compared after a JSON round trip (tuples and lists alike)."""
+    out: dict[str, Any] = {}
+    for key, value in json.loads(json.dumps(data)).items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[prefix + key] = value
+    return out
 
 
 def run_local(config: SweepConfig) -> dict[Cell, str]:

@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
-from prefrl.core.schedule import LabelSchedule
+from prefrl.core.schedule import DEFAULT_HALVING_SHARE, PAPER_HALVING, LabelSchedule
 from prefrl.core.selection import STRATEGIES, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
@@ -77,10 +77,10 @@ class TrainConfig:
     """The 'recent' strategy pairs segments of the policy's last this-many episodes."""
     initial_fraction: float = 0.25
     """Share of the budget labelled from the random policy before PPO starts."""
-    label_halving: float = 2e6
-    """Steps T after which the label rate, proportional to h / (T + h), has halved (the paper's h = 2e6). Over a
-    run much shorter than h the rate barely falls; a smaller h asks more of the labels early, while the policy
-    changes fastest."""
+    label_halving: float | None = None
+    """Steps T after which the label rate, proportional to h / (T + h), has halved (None: a sixteenth of
+    `timesteps`, resolved into config.json). The paper's h = 2e6 barely lowers the rate over a 500k-step run; on
+    Hopper-v5 that left early reward models, fitted on few labels, to steer PPO into traps (benchmarks/README.md)."""
     segment_length: int | None = None
     """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
     query_batch: int | None = None
@@ -117,12 +117,22 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         data = dict(data)
+        data.setdefault("label_halving", PAPER_HALVING)  # run folders from before the setting ran the paper's h
         ppo = PPOConfig(**data.pop("ppo", {}))
         rm = data.pop("reward_model", {})
         if "l2_band" in rm:
             rm["l2_band"] = tuple(rm["l2_band"])
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known}, ppo=ppo, reward_model=RewardConfig(**rm))
+
+    def resolved(self) -> TrainConfig:
+        """Defaults that depend on other settings filled in, as config.json records them, so configs compare."""
+        n = self.ppo.n_steps
+        eval_freq = self.eval_freq or max(4 * n, (self.timesteps // 20) // n * n)
+        if self.reward != "learned":
+            return replace(self, eval_freq=eval_freq, label_halving=None)  # no labels, no schedule
+        halving = self.timesteps * DEFAULT_HALVING_SHARE if self.label_halving is None else self.label_halving
+        return replace(self, eval_freq=eval_freq, label_halving=halving)
 
 
 def clip_config(config: TrainConfig) -> ClipConfig:
@@ -209,17 +219,16 @@ class Trainer:
     """Runs (or resumes) one training run in one folder."""
 
     def __init__(self, config: TrainConfig, out: Path, resume: bool = False) -> None:
-        self.config = config
+        self.config = c = config.resolved()  # recorded resolved, so a later change of a default leaves this run be
         self.out = Path(out)
         self.resume = resume
-        c = config
         probe = make_env(c.env)
         self.seg_len = c.segment_length or segment_length(probe.unwrapped.dt)
         self.keep_level = c.keep_reward_level if c.keep_reward_level is not None else can_terminate_early(probe)
         self.obs_dim = int(np.prod(probe.observation_space.shape))
         self.act_dim = int(np.prod(probe.action_space.shape))
         probe.close()
-        self.eval_freq = c.eval_freq or max(4 * c.ppo.n_steps, (c.timesteps // 20) // c.ppo.n_steps * c.ppo.n_steps)
+        self.eval_freq: int = c.eval_freq  # type: ignore[assignment]  (resolved)
         self.learned = c.reward == "learned"
         self.rng = np.random.default_rng(c.seed)
         if not resume:  # config before store: a window that sees the store must find the config beside it
