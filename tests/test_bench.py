@@ -87,3 +87,14 @@ def test_the_ray_backend_runs_the_same_cells_on_a_local_ray_instance(tmp_path):
                          work=tmp_path / "work")  # fmt: skip
     assert all(progress_of(c.folder(config.work)) >= 512 for c in config.cells())
     assert "| HalfCheetah-v5 | 20 | perfect | disagreement | 1 |" in (tmp_path / "results" / "summary.md").read_text()
+
+
+def test_a_cell_whose_config_cannot_be_read_is_named_not_a_traceback(tmp_path):
+    from prefrl.bench.sweep import mismatched_cells
+
+    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], work=tmp_path)
+    folder = config.cells()[1].folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"env": "HalfCheetah-v5", "labels": ')
+    ((cell, diffs),) = mismatched_cells(config)
+    assert cell == config.cells()[1] and "config.json is damaged" in diffs[0]

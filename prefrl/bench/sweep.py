@@ -126,7 +126,11 @@ def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
         if not path.exists():
             continue
         wanted = _flat(asdict(train_config_from_args(parser.parse_args(train_args(config, cell))).resolved()))
-        had = _flat(asdict(TrainConfig.from_dict(json.loads(path.read_text())).resolved()))
+        try:
+            had = _flat(asdict(TrainConfig.from_dict(json.loads(path.read_text())).resolved()))
+        except (ValueError, TypeError, AttributeError):  # a damaged file: say so rather than fail deep inside
+            found.append((cell, ["settings that cannot be read back (its config.json is damaged)"]))
+            continue
         diffs = [
             f"{key}={had.get(key)!r} (this sweep: {wanted.get(key)!r})"
             for key in sorted(set(wanted) | set(had))
