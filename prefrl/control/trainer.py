@@ -31,7 +31,7 @@ from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
-from prefrl.core.schedule import DEFAULT_HALVING_SHARE, PAPER_HALVING, LabelSchedule
+from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
 from prefrl.core.selection import STRATEGIES, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
@@ -131,7 +131,7 @@ class TrainConfig:
         eval_freq = self.eval_freq or max(4 * n, (self.timesteps // 20) // n * n)
         if self.reward != "learned":
             return replace(self, eval_freq=eval_freq, label_halving=None)  # no labels, no schedule
-        halving = self.timesteps * DEFAULT_HALVING_SHARE if self.label_halving is None else self.label_halving
+        halving = default_halving(self.timesteps) if self.label_halving is None else self.label_halving
         return replace(self, eval_freq=eval_freq, label_halving=halving)
 
 

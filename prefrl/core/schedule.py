@@ -16,6 +16,11 @@ DEFAULT_HALVING_SHARE = 1 / 16
 PAPER_HALVING = 2e6
 
 
+def default_halving(timesteps: int) -> float:
+    """The h a run of `timesteps` steps gets when none is given."""
+    return timesteps * DEFAULT_HALVING_SHARE
+
+
 @dataclass(frozen=True)
 class LabelSchedule:
     """Label budget `total` spread over `timesteps` environment steps."""
@@ -24,11 +29,11 @@ class LabelSchedule:
     timesteps: int
     initial_fraction: float = 0.25
     halving: float | None = None
-    """Steps T after which the rate h / (T + h) has halved (None: timesteps x DEFAULT_HALVING_SHARE)."""
+    """Steps T after which the rate h / (T + h) has halved (None: `default_halving(timesteps)`)."""
 
     def __post_init__(self) -> None:
         if self.halving is None:
-            object.__setattr__(self, "halving", self.timesteps * DEFAULT_HALVING_SHARE)
+            object.__setattr__(self, "halving", default_halving(self.timesteps))
         if self.total <= 0:
             raise ValueError("the label budget must be positive")
         if self.timesteps <= 0:
