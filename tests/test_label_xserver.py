@@ -54,6 +54,7 @@ def test_a_scripted_person_teaches_a_training_run_through_the_window(tmp_path, d
     trainer = prefrl(
         "train", "--env", "HalfCheetah-v5", "--teacher", "human", "--labels", "40", "--timesteps", "8192",
         "--segment-length", "15", "--eval-freq", "4096", "--quiet", "--out", str(run), "--clips", str(tmp_path / "clips"),
+        "--label-halving", "2e6",  # labels spread over the whole 8k steps; the default asks most in the first 1,600
         display=display, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     while not (run / rf.STORE).exists():
