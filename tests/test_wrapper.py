@@ -59,3 +59,15 @@ def test_wrapper_returns_predicted_reward_and_keeps_true_reward_in_info():
     assert np.allclose(reward, fixed_reward(np.concatenate([obs, action], 1)) + 0.5)
     assert "true_reward" in infos[0] and infos[0]["true_reward"] != reward[0]
     assert infos[0]["qpos"].shape == (9,)
+
+
+def test_only_envs_whose_steps_become_segments_record_the_mujoco_state():
+    for record_state in (True, False):
+        env = make_env("Hopper-v5", record_state=record_state)
+        env.reset(seed=0)
+        before = env.unwrapped.data.qpos.copy()
+        *_, info = env.step(env.action_space.sample())
+        assert ("qpos" in info and "qvel" in info) == record_state
+        if record_state:  # the state the action was taken in, so the clip re-renders from its first frame
+            assert np.array_equal(info["qpos"], before)
+        env.close()

@@ -201,13 +201,15 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"label schedule: {exc}") from None
 
 
-def make_env(env_id: str) -> gym.Env:
-    """One MuJoCo env that reports its state in `info` and its true episode return via Monitor."""
+def make_env(env_id: str, record_state: bool = True) -> gym.Env:
+    """One MuJoCo env that reports its true episode return via Monitor and, with `record_state`, its MuJoCo state
+    in `info` (what segments need to be re-rendered). Envs whose steps are never cut into segments (the
+    true-reward arm, evaluation) leave the state out, so the baseline pays for nothing it does not use."""
     env = gym.make(env_id)
     if not hasattr(env.unwrapped, "data"):
         env.close()
         raise PrefrlError(f"{env_id} is not a MuJoCo environment; the control loop needs one (e.g. Hopper-v5)")
-    return Monitor(StateInInfo(env))
+    return Monitor(StateInInfo(env) if record_state else env)
 
 
 def can_terminate_early(env: gym.Env) -> bool:
@@ -267,7 +269,7 @@ class Trainer:
 
     # environments ---------------------------------------------------------------------------------------------
     def _train_env(self) -> VecNormalize | VecEnv:
-        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env)])
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=self.learned)])
         venv.seed(self.config.seed)
         if self.learned:
             venv = LearnedRewardVecEnv(venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus)
@@ -277,7 +279,7 @@ class Trainer:
 
     def _eval_env(self) -> VecEnv:
         # one env per evaluation episode, stepped together, so the policy runs batched
-        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env)] * self.config.eval_episodes)
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=False)] * self.config.eval_episodes)
         venv.seed(self.config.seed + 10_000)
         if self.config.ppo.normalize:
             venv = VecNormalize(venv, training=False, norm_reward=False)
