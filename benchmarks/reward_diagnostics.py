@@ -34,6 +34,7 @@ from prefrl.control.trainer import TrainConfig, make_env
 from prefrl.control.wrappers import LearnedRewardVecEnv
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
+from prefrl.core.schedule import LabelSchedule
 from prefrl.core.store import LabelStore
 
 
@@ -133,6 +134,43 @@ def policies(run: Path, others: list[Path], model: Path | None) -> None:
               f"{members.std(0).mean():.2f}/step)")  # fmt: skip
 
 
+def refit_steps(c: TrainConfig) -> list[int]:
+    """Timesteps at which a synthetic-teacher run refitted, replayed from its schedule as the trainer asks."""
+    schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
+    batch = c.query_batch or max(1, c.labels // 50)
+    asked, steps = schedule.initial, []
+    for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
+        owed = schedule.due(t) - asked
+        if owed >= batch or (owed > 0 and t >= c.timesteps):
+            asked += owed
+            steps.append(t)
+    return steps
+
+
+def refits(runs: list[Path], after: int) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    for run in runs:
+        c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+        scalars: dict[str, dict[int, float]] = {}
+        for events in sorted((run / rf.TENSORBOARD).rglob("events*")):
+            acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
+            acc.Reload()
+            for tag in ("train/explained_variance", "train/value_loss"):
+                for e in acc.Scalars(tag) if tag in acc.Tags()["scalars"] else []:
+                    scalars.setdefault(tag, {})[e.step] = e.value
+        steps = np.array(sorted(scalars["train/explained_variance"]))
+        ev = np.array([scalars["train/explained_variance"][s] for s in steps])
+        vl = np.array([scalars["train/value_loss"][s] for s in steps])
+        late = [r for r in refit_steps(c) if r > after]
+        near = np.zeros(len(steps), dtype=bool)
+        for r in late:
+            near |= (steps > r) & (steps <= r + 4 * c.ppo.n_steps)
+        rest = (steps > after) & ~near
+        print(f"{run}: {len(late)} refits past {after:,} steps; explained variance {ev[near].mean():.4f} right after "
+              f"them, {ev[rest].mean():.4f} otherwise; value loss {vl[near].mean():.5f} against {vl[rest].mean():.5f}")  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -151,6 +189,9 @@ def main() -> None:
     q.add_argument("run", type=Path)
     q.add_argument("others", type=Path, nargs="+")
     q.add_argument("--model", type=Path)
+    r = sub.add_parser("refits")
+    r.add_argument("runs", type=Path, nargs="+")
+    r.add_argument("--after", type=int, default=150_000)
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.cmd == "reward-vs-true":
@@ -159,6 +200,8 @@ def main() -> None:
         fit_first(args.run, args.n, args.out)
     elif args.cmd == "policies":
         policies(args.run, args.others, args.model)
+    elif args.cmd == "refits":
+        refits(args.runs, args.after)
     else:
         frozen(args.run, args.steps, args.model)
 

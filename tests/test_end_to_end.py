@@ -84,6 +84,21 @@ def test_run_folder_is_complete(resumed_run):
     assert config["env"] == "HalfCheetah-v5" and config["labels"] == 40 and config["ppo"]["n_steps"] == 256
 
 
+def test_tensorboard_shows_how_each_refit_moved_the_reward(resumed_run):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, *_ = resumed_run
+    values: dict[str, list[float]] = {}
+    for events in (out / "tb").rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        for tag in acc.Tags()["scalars"]:
+            values.setdefault(tag, []).extend(e.value for e in acc.Scalars(tag))
+    for key in ("correlation", "slope", "level_shift"):
+        assert values.get(f"prefrl/refit_{key}"), f"no prefrl/refit_{key} in TensorBoard"
+    assert all(-1.0 <= c <= 1.0 for c in values["prefrl/refit_correlation"])
+
+
 def test_metrics_have_one_row_per_evaluation_with_true_return_and_accuracy(resumed_run):
     out, *_ = resumed_run
     rows = list(csv.DictReader((out / "metrics.csv").open()))

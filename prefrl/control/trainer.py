@@ -217,6 +217,19 @@ def can_terminate_early(env: gym.Env) -> bool:
     return bool(getattr(env.unwrapped, "_terminate_when_unhealthy", False))
 
 
+def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
+    """How a refit moved the reward the agent sees on the same recent steps: its correlation with the old reward,
+    the slope of new on old, and the change of its mean per step (`level_shift`).
+
+    PPO's value function was fitted to `before`; a slope or level far from (1, 0) is a reward it has to relearn,
+    even when the correlation says the refit kept the reward's shape.
+    """
+    spread = float(before.std())
+    corr = float(np.corrcoef(before, after)[0, 1]) if spread > 0 and after.std() > 0 else float("nan")
+    slope = float(np.cov(before, after, bias=True)[0, 1] / spread**2) if spread > 0 else float("nan")
+    return {"correlation": corr, "slope": slope, "level_shift": float(after.mean() - before.mean())}
+
+
 class Trainer:
     """Runs (or resumes) one training run in one folder."""
 
@@ -249,6 +262,7 @@ class Trainer:
         self.human = self.learned and c.teacher == HUMAN
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
+        self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
             self.teacher = (
@@ -437,10 +451,14 @@ class Trainer:
         items, mask, data = self._labelled_data()
         if len(data) == 0:
             return
-        self.ensemble.fit(items, mask, data)
         recent = self.buffer.recent(500) or [self.segments[i] for i in sorted(self.segments)]
         r_items, r_mask = batch_features(recent, self.seg_len)
-        self.ensemble.update_output_stats(r_items[r_mask.astype(bool)])
+        features = r_items[r_mask.astype(bool)]
+        before = self.ensemble.predict(features, keep_level=self.keep_level) if self.ensemble.fits > 0 else None
+        self.ensemble.fit(items, mask, data)
+        self.ensemble.update_output_stats(features)
+        if before is not None:
+            self.last_refit_change = reward_change(before, self.ensemble.predict(features, keep_level=self.keep_level))
         self.ensemble.save(self.out / rf.REWARD)
 
     def reward_model_accuracy(self, n_pairs: int = 500) -> float:
@@ -575,6 +593,10 @@ class _LoopCallback(BaseCallback):
                 self._show_progress()
             if self.t.human:
                 self.t.refit_if_new_labels()
+            if self.t.last_refit_change is not None:
+                for key, value in self.t.last_refit_change.items():
+                    self.logger.record(f"prefrl/refit_{key}", value)
+                self.t.last_refit_change = None
             self.logger.record("prefrl/labels", asked + max(owed, 0))
         if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
             self.evaluate(self.model, self.num_timesteps)
