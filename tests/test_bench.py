@@ -98,3 +98,10 @@ def test_a_cell_whose_config_cannot_be_read_is_named_not_a_traceback(tmp_path):
     (folder / "config.json").write_text('{"env": "HalfCheetah-v5", "labels": ')
     ((cell, diffs),) = mismatched_cells(config)
     assert cell == config.cells()[1] and "config.json is damaged" in diffs[0]
+
+
+def test_summary_spread_is_the_sample_std_over_seeds_and_absent_for_one_seed():
+    from prefrl.bench.report import _mean_sd
+
+    assert _mean_sd([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00"  # n - 1: the population std would be 0.82
+    assert _mean_sd([3265.0], 0) == "3,265 ± -"

@@ -89,8 +89,8 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 continue
             lines.append(
                 f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {int(min(horizons)):,} | "
-                f"{np.mean(pref):.0f} ± {np.std(pref):.0f} | {np.mean(true):.0f} ± {np.std(true):.0f} | "
-                f"{np.mean(ratio):.2f} ± {np.std(ratio):.2f} | {np.mean(wall):.2f} | {_percent(share)} |"
+                f"{_mean_sd(pref, 0)} | {_mean_sd(true, 0)} | {_mean_sd(ratio, 2)} | {np.mean(wall):.2f} | "
+                f"{_percent(share)} |"
             )
     summary = "\n".join(
         [
@@ -99,7 +99,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             f"Command: `{command}`",
             "",
             f"Final true return = mean of a run's last {FINAL_EVALS} evaluations (deterministic policy, 5 episodes "
-            "each). Columns give mean ± std "
+            "each). Columns give mean ± sample std "
             "over the seeds whose two arms both have results; ratio = preference / true-reward per seed, then "
             "averaged. Wall-clock ratio compares the two runs' total times; the learned reward's share is the part "
             "of the preference run's time spent choosing queries, labelling and refitting, and predicting the reward "
@@ -120,8 +120,14 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
     return summary
 
 
+def _mean_sd(values: list[float], digits: int) -> str:
+    """Mean ± sample standard deviation (n - 1), as papers report over seeds; one seed has no spread to show."""
+    spread = f"{np.std(values, ddof=1):,.{digits}f}" if len(values) > 1 else "-"
+    return f"{np.mean(values):,.{digits}f} ± {spread}"
+
+
 def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], path: Path) -> None:
-    """The paper's figure: one panel per env, mean ± std over seeds of each variant and of the baseline."""
+    """The paper's figure: one panel per env, mean ± sample std over seeds of each variant and of the baseline."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,7 +149,8 @@ def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], p
             label = "true-reward PPO" if baseline else f"{variant[0]} labels, {variant[1]}, {variant[2]}"
             color = "k" if baseline else f"C{i}"
             ax.plot(t, y.mean(0), color=color, label=f"{label} ({len(runs)} seeds)")
-            ax.fill_between(t, y.mean(0) - y.std(0), y.mean(0) + y.std(0), color=color, alpha=0.15)
+            sd = y.std(0, ddof=1) if len(y) > 1 else np.zeros(n)
+            ax.fill_between(t, y.mean(0) - sd, y.mean(0) + sd, color=color, alpha=0.15)
         ax.set_title(env)
         ax.set_xlabel("timesteps")
         ax.set_ylabel("true return (evaluation)")
@@ -169,7 +176,7 @@ def plot_bars(config: SweepConfig, ratios: dict, axis: int, path: Path) -> None:
         for key in keys:
             values = [r for (e, v), rs in ratios.items() if e == env and v[axis] == key for r in rs]
             means.append(np.mean(values) if values else np.nan)
-            stds.append(np.std(values) if values else 0.0)
+            stds.append(np.std(values, ddof=1) if len(values) > 1 else 0.0)
         ax.bar(np.arange(len(keys)) + j * width, means, width, yerr=stds, label=env, capsize=3)
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(np.arange(len(keys)) + width * (len(config.envs) - 1) / 2, keys)
