@@ -30,7 +30,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from prefrl.control import run_folder as rf
 from prefrl.control.segments import Segment, batch_features
-from prefrl.control.trainer import TrainConfig, make_env
+from prefrl.control.trainer import TrainConfig, make_env, query_is_due
 from prefrl.control.wrappers import LearnedRewardVecEnv
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
@@ -137,11 +137,10 @@ def policies(run: Path, others: list[Path], model: Path | None) -> None:
 def refit_steps(c: TrainConfig) -> list[int]:
     """Timesteps at which a synthetic-teacher run refitted, replayed from its schedule as the trainer asks."""
     schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
-    batch = c.query_batch or max(1, c.labels // 50)
     asked, steps = schedule.initial, []
     for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
         owed = schedule.due(t) - asked
-        if owed >= batch or (owed > 0 and t >= c.timesteps):
+        if query_is_due(c, owed, t):
             asked += owed
             steps.append(t)
     return steps

@@ -217,6 +217,13 @@ def can_terminate_early(env: gym.Env) -> bool:
     return bool(getattr(env.unwrapped, "_terminate_when_unhealthy", False))
 
 
+def query_is_due(config: TrainConfig, owed: int, timesteps: int) -> bool:
+    """Ask (and refit) once a batch of labels is owed, 2% of the budget unless `query_batch` says otherwise, and
+    for whatever is still owed when training ends."""
+    batch = config.query_batch or max(1, config.labels // 50)
+    return owed >= batch or (owed > 0 and timesteps >= config.timesteps)
+
+
 def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
     """How a refit moved the reward the agent sees on the same recent steps: its correlation with the old reward,
     the slope of new on old, and the change of its mean per step (`level_shift`).
@@ -587,8 +594,7 @@ class _LoopCallback(BaseCallback):
         if self.t.learned:
             asked = self.t.labels_asked()
             owed = self.t.schedule.due(self.num_timesteps) - asked
-            batch = self.t.config.query_batch or max(1, self.t.config.labels // 50)
-            if owed >= batch or (owed > 0 and self.num_timesteps >= self.t.config.timesteps):
+            if query_is_due(self.t.config, owed, self.num_timesteps):
                 self.t.query(owed)
                 self._show_progress()
             if self.t.human:
