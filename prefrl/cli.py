@@ -370,12 +370,15 @@ def _render(args: argparse.Namespace) -> int:
 def _watch_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "watch",
-        help="play a run's current policy in a window, or write it to an mp4",
+        help="play a run's current policy in a window, or write it to an mp4 or GIF",
         description="Play episodes of the run's latest policy checkpoint (true return shown) so you can see what "
-        "it has learned. With --mp4 it renders headless to a file instead.",
+        "it has learned. With --mp4 or --gif it renders headless to a file instead.",
     )
     p.add_argument("run", type=Path, help="run folder")
     p.add_argument("--mp4", type=Path, help="write the episodes to this mp4 instead of opening a window")
+    p.add_argument(
+        "--gif", type=Path, help="write them to this looping GIF (plays inline in a README; at most 25 frames/s)"
+    )
     p.add_argument("--episodes", type=int, default=1, help="episodes to play (default: %(default)s)")
     p.add_argument("--max-steps", type=int, default=1000, help="steps per episode at most (default: %(default)s)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic policy")
@@ -388,10 +391,13 @@ def _watch(args: argparse.Namespace) -> int:
     from prefrl.control.watch import watch
 
     run = _run_dir(args.run)
-    returns = watch(run, args.episodes, args.mp4, not args.stochastic, args.seed, _clip_config(args), args.max_steps)
+    returns = watch(
+        run, args.episodes, args.mp4, not args.stochastic, args.seed, _clip_config(args), args.max_steps, args.gif
+    )
+    written = [str(p) for p in (args.mp4, args.gif) if p is not None]
     print(
         f"true return per episode: {', '.join(f'{r:.1f}' for r in returns)}"
-        + (f"; written to {args.mp4}" if args.mp4 else "")
+        + (f"; written to {' and '.join(written)}" if written else "")
     )
     return 0
 

@@ -1,6 +1,7 @@
 """Clips rendered offscreen from stored MuJoCo state, `prefrl render` and `prefrl watch`."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -55,6 +56,18 @@ def test_watch_renders_the_current_policy_to_an_mp4(tmp_path):
     frames, fps = read_clip(tmp_path / "w.mp4")
     assert frames.shape[1:] == (64, 64, 3) and 1 <= len(frames) <= 21 and fps == 62.5
     assert "returns" in json.loads((tmp_path / "w.json").read_text())
+
+    # a GIF for a README: real speed at most 25 frames/s (Hopper's 62.5 keeps every third frame), looping
+    assert main(["watch", str(run), "--gif", str(tmp_path / "w.gif"), "--max-steps", "40", "--size", "64"]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "w.gif") as gif:
+        assert gif.size == (64, 64) and gif.info["loop"] == 0
+        durations = []
+        for i in range(gif.n_frames):  # identical neighbours are merged into one longer frame
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    assert sum(durations) == 50 * math.ceil(len(frames) / 3)
 
 
 def test_osmesa_renders_the_same_scene_when_egl_is_not_wanted(tmp_path, monkeypatch):

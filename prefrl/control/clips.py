@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import json
+import math
 import os
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -167,6 +168,24 @@ def write_clip(path: Path, frames: np.ndarray, fps: float, metadata: dict[str, A
     meta_tmp.write_text(json.dumps(metadata, indent=1))
     meta_tmp.replace(path.with_suffix(".json"))
     tmp.replace(path)
+
+
+def write_gif(path: Path, frames: np.ndarray, fps: float, max_fps: float = 25.0) -> float:
+    """An animated GIF that loops, for a README (where an mp4 does not play inline); returns its frame rate.
+
+    GIF frame delays count in hundredths of a second and browsers slow delays under 20 ms to 100 ms, so faster clips
+    keep every k-th frame to play at real speed at most `max_fps`.
+    """
+    from PIL import Image
+
+    step = max(1, math.ceil(fps / max_fps))
+    kept = [Image.fromarray(np.asarray(f)) for f in frames[::step]]
+    delay_ms = round(1000 * step / fps / 10) * 10
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.gif")
+    kept[0].save(tmp, save_all=True, append_images=kept[1:], duration=delay_ms, loop=0, optimize=True)
+    tmp.replace(path)
+    return 1000 / delay_ms
 
 
 def read_clip(path: Path) -> tuple[np.ndarray, float]:

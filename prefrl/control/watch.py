@@ -1,4 +1,4 @@
-"""Watch what a run's policy has learned: play episodes of its latest checkpoint in a window, or write an mp4."""
+"""Watch what a run's policy has learned: play episodes of its latest checkpoint in a window, or write an mp4/GIF."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from prefrl.control import run_folder as rf
-from prefrl.control.clips import ClipConfig, SegmentRenderer, choose_gl_backend, write_clip
+from prefrl.control.clips import ClipConfig, SegmentRenderer, choose_gl_backend, write_clip, write_gif
 from prefrl.errors import PrefrlError
 
 
@@ -53,17 +53,22 @@ def watch(
     seed: int = 0,
     clip: ClipConfig | None = None,
     max_steps: int = 1000,
+    gif: Path | None = None,
 ) -> list[float]:
-    """Play (or write) episodes of the run's policy; returns their true returns."""
+    """Play episodes of the run's policy in a window, or write them to an mp4 and/or a GIF; returns their true
+    returns."""
     choose_gl_backend()
     env_id, eps = rollout_states(run, episodes, deterministic, seed, max_steps)
     renderer = SegmentRenderer(env_id, clip or ClipConfig(width=480, height=480))
     frames = np.concatenate([renderer.render(q, v) for q, v, _ in eps])
     returns = [r for _, _, r in eps]
+    if gif is not None:
+        write_gif(gif, frames, renderer.fps)
     if mp4 is not None:
         meta = renderer.metadata(run.name, -1, sum(len(q) for q, _, _ in eps), len(frames))
         meta["returns"] = returns
         write_clip(mp4, frames, renderer.fps, meta)
+    if mp4 is not None or gif is not None:
         return returns
     import pygame
 
