@@ -55,9 +55,9 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 writer.writerow([cell.env, cell.seed, cell.labels, teacher, selection, arm, *row.values()])
 
     lines = [
-        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | ratio | wall-clock ratio "
-        "| learned reward's share of the time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | ratio | ratio of the means "
+        "| wall-clock ratio | learned reward's share of the time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     ratios: dict[tuple[str, tuple[int, str, str]], list[float]] = defaultdict(list)
     unfinished: dict[str, int] = defaultdict(int)
@@ -85,11 +85,12 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 horizons.append(horizon)
             ratios[(env, variant)] = ratio
             if not pref:
-                lines.append(f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - | - |")
+                lines.append(f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - | - | - |")
                 continue
             lines.append(
                 f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {int(min(horizons)):,} | "
-                f"{_mean_sd(pref, 0)} | {_mean_sd(true, 0)} | {_mean_sd(ratio, 2)} | {np.mean(wall):.2f} | "
+                f"{_mean_sd(pref, 0)} | {_mean_sd(true, 0)} | {_mean_sd(ratio, 2)} | {np.mean(pref) / np.mean(true):.2f} | "
+                f"{np.mean(wall):.2f} | "
                 f"{_percent(share)} |"
             )
     summary = "\n".join(
@@ -101,7 +102,8 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             f"Final true return = mean of a run's last {FINAL_EVALS} evaluations (deterministic policy, 5 episodes "
             "each). Columns give mean ± sample std "
             "over the seeds whose two arms both have results; ratio = preference / true-reward per seed, then "
-            "averaged. Wall-clock ratio compares the two runs' total times; the learned reward's share is the part "
+            "averaged; a seed whose baseline stayed low weighs heavily in it, which the ratio of the two means "
+            "(mean preference return / mean true-reward return) does not let it do. Wall-clock ratio compares the two runs' total times; the learned reward's share is the part "
             "of the preference run's time spent choosing queries, labelling and refitting, and predicting the reward "
             "and cutting clips at every step (runs from before these were logged show -). Only seeds whose "
             "preference and true-reward runs have both finished count.",
