@@ -105,6 +105,8 @@ def test_summary_spread_is_the_sample_std_over_seeds_and_absent_for_one_seed():
 
     assert _mean_sd([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00"  # n - 1: the population std would be 0.82
     assert _mean_sd([3265.0], 0) == "3,265 ± -"
+    assert _mean_sd([3265.0, 3000.0]) == "3,132 ± 187"  # returns in the hundreds or more: whole numbers
+    assert _mean_sd([1.73, 1.55]) == "1.64 ± 0.13"  # small returns (the backflip task) keep two decimals
 
 
 def test_summary_gives_the_ratio_of_the_means_beside_the_mean_of_the_ratios(tmp_path):

@@ -89,7 +89,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 continue
             lines.append(
                 f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {int(min(horizons)):,} | "
-                f"{_mean_sd(pref, 0)} | {_mean_sd(true, 0)} | {_mean_sd(ratio, 2)} | {np.mean(pref) / np.mean(true):.2f} | "
+                f"{_mean_sd(pref)} | {_mean_sd(true)} | {_mean_sd(ratio, 2)} | {np.mean(pref) / np.mean(true):.2f} | "
                 f"{np.mean(wall):.2f} | "
                 f"{_percent(share)} |"
             )
@@ -122,8 +122,13 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
     return summary
 
 
-def _mean_sd(values: list[float], digits: int) -> str:
-    """Mean ± sample standard deviation (n - 1), as papers report over seeds; one seed has no spread to show."""
+def _mean_sd(values: list[float], digits: int | None = None) -> str:
+    """Mean ± sample standard deviation (n - 1), as papers report over seeds; one seed has no spread to show.
+
+    digits=None: whole numbers for returns in the hundreds or more (locomotion), two decimals for small ones (the
+    backflip task scores about 2 a landed flip)."""
+    if digits is None:
+        digits = 0 if abs(float(np.mean(values))) >= 100 else 2
     spread = f"{np.std(values, ddof=1):,.{digits}f}" if len(values) > 1 else "-"
     return f"{np.mean(values):,.{digits}f} ± {spread}"
 
