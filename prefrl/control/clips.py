@@ -170,8 +170,8 @@ def write_clip(path: Path, frames: np.ndarray, fps: float, metadata: dict[str, A
     tmp.replace(path)
 
 
-def write_gif(path: Path, frames: np.ndarray, fps: float, max_fps: float = 25.0) -> float:
-    """An animated GIF that loops, for a README (where an mp4 does not play inline); returns its frame rate.
+def write_gif(path: Path, frames: np.ndarray, fps: float, max_fps: float = 25.0) -> None:
+    """An animated GIF that loops, for a README (where an mp4 does not play inline).
 
     GIF frame delays count in hundredths of a second and browsers slow delays under 20 ms to 100 ms, so faster clips
     keep every k-th frame to play at real speed at most `max_fps`.
@@ -185,7 +185,6 @@ def write_gif(path: Path, frames: np.ndarray, fps: float, max_fps: float = 25.0)
     tmp = path.with_name(path.stem + ".tmp.gif")
     kept[0].save(tmp, save_all=True, append_images=kept[1:], duration=delay_ms, loop=0, optimize=True)
     tmp.replace(path)
-    return 1000 / delay_ms
 
 
 def read_clip(path: Path) -> tuple[np.ndarray, float]:
