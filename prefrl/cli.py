@@ -438,6 +438,13 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         help="label-rate halving time of the preference cells (default: prefrl train's, a sixteenth of --timesteps)",
     )
     p.add_argument(
+        "--alive-bonus",
+        type=float,
+        default=0.0,
+        metavar="B",
+        help="constant added per step to the learned reward of the preference cells (default: %(default)s)",
+    )
+    p.add_argument(
         "--backend",
         choices=["local", "ray"],
         default="local",
@@ -486,9 +493,11 @@ def _bench(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
         extra += ["--label-halving", f"{args.label_halving:g}"]
+    preference_extra = ["--alive-bonus", f"{args.alive_bonus:g}"] if args.alive_bonus else []
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
+        preference_extra=preference_extra,
     )  # fmt: skip
     stale = mismatched_cells(config)
     if stale:

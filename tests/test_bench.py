@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from prefrl.bench.report import final_return, reward_time_share
-from prefrl.bench.sweep import Cell, SweepConfig, progress_of
+from prefrl.bench.sweep import Cell, SweepConfig, progress_of, train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,14 @@ def test_every_cell_has_a_true_reward_baseline_for_its_env_and_seed():
     for cell in cells:
         assert Cell(cell.env, cell.seed) in cells
     assert len({c.folder(Path("w")) for c in cells}) == len(cells)  # one run folder each
+
+
+def test_preference_only_settings_reach_the_preference_cells_and_not_the_baseline():
+    config = SweepConfig(envs=["Hopper-v5"], extra=["--ppo", "n_epochs=5"], preference_extra=["--alive-bonus", "0.5"])
+    baseline, preference = config.cells()
+    assert "--alive-bonus" not in train_args(config, baseline)
+    assert train_args(config, preference)[-4:] == ["--alive-bonus", "0.5", "--ppo", "n_epochs=5"]
+    assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
 
 
 def test_final_return_averages_the_last_three_evaluations_within_the_horizon():

@@ -55,6 +55,8 @@ class SweepConfig:
     work: Path = Path("benchmarks/work")
     extra: list[str] = field(default_factory=list)
     """Further `prefrl train` arguments for every cell (e.g. --ppo n_epochs=10)."""
+    preference_extra: list[str] = field(default_factory=list)
+    """Further arguments for the preference cells only: settings a true-reward run has no use for (--alive-bonus)."""
 
     def cells(self) -> list[Cell]:
         """Every cell, the true-reward baseline of each (env, seed) first."""
@@ -101,6 +103,7 @@ def train_args(config: SweepConfig, cell: Cell) -> list[str]:
         cmd += ["--reward", "true"]
     else:
         cmd += ["--labels", str(cell.labels), "--teacher", cell.teacher, "--selection", cell.selection]
+        cmd += config.preference_extra
     return cmd + list(config.extra)
 
 
