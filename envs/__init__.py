@@ -14,15 +14,20 @@ ENVS = {
     "prefrl/PaperWalker2d-v0": "prefrl_envs.paper:paper_walker2d",
     "prefrl/PaperHalfCheetah-v0": "prefrl_envs.paper:paper_half_cheetah",
     # novel behaviours with a scripted oracle
+    "prefrl/HopperBackflip-v1": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
 
 
+KWARGS = {"prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False}}
+"""Settings of earlier versions of an env, kept registered so their published results can be reproduced."""
+
+
 def register() -> None:
     for env_id, entry_point in ENVS.items():
         if env_id not in gym.envs.registry:
-            gym.register(env_id, entry_point=entry_point, max_episode_steps=1000)
+            gym.register(env_id, entry_point=entry_point, max_episode_steps=1000, kwargs=KWARGS.get(env_id, {}))
 
 
 register()

@@ -3,10 +3,16 @@
 Each env's reward is its task's *hidden* true reward: with `prefrl train` the agent only ever sees the learned
 reward, and the synthetic oracle compares clips by this one (also in info["task_reward"]). The definitions:
 
-HopperBackflip: Hopper-v5's body with no early termination (1000 steps). Per step, the fraction of a full backward
-    turn the torso made (d(-pitch) / 2 pi; forward rotation counts negative), plus 1 for every completed backward
-    turn when the hopper is next upright (torso height > 0.9 and pitch within 0.5 rad of upright).
-    A clean backflip that lands scores about 2; spinning on the ground without landing scores about 1 per turn.
+HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per step, the fraction of a full
+    backward turn the torso made (d(-pitch) / 2 pi), paid only while the hopper is airborne (nothing touches the
+    floor); forward rotation counts negative everywhere, so rocking the torso back in the air and forward on the
+    ground earns nothing. Plus 5 for every completed backward turn (net, since the episode began) when the hopper
+    next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, in contact with the
+    floor), provided at least half of that turn was made in the air. A clean backflip that lands scores about 6;
+    tumbling over on the ground scores nothing.
+HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
+    landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
+    is what both arms learned.
 HalfCheetahOneLeg: HalfCheetah-v5's body. Per step, the forward velocity, counted only while no part of the front
     leg (thigh, shin, foot) touches the floor; otherwise 0. Running on the back leg alone is what pays.
 """
@@ -28,42 +34,70 @@ def upright(pitch: float, height: float) -> bool:
 
 
 class BackflipCounter:
-    """The backflip oracle as a running tally over one episode (pure, so tests can feed it hand-made motions)."""
+    """The backflip oracle as a running tally over one episode (pure, so tests can feed it hand-made motions).
 
-    def __init__(self, pitch: float) -> None:
+    The defaults are v1's; `landing_bonus=1, air_only=False` is v0's.
+    """
+
+    def __init__(self, pitch: float, landing_bonus: float = 5.0, air_only: bool = True) -> None:
         self.start = self.last = pitch
         self.landed = 0
+        self.landing_bonus = landing_bonus
+        self.air_only = air_only
+        self.air_turns = 0.0  # backward turns made in the air since the last paid landing
 
-    def step(self, pitch: float, height: float) -> float:
-        reward = -(pitch - self.last) / TWO_PI  # rooty grows as the torso tips forward, so backward is negative
+    def step(self, pitch: float, height: float, airborne: bool = True) -> float:
+        backward = -(pitch - self.last) / TWO_PI  # rooty grows as the torso tips forward, so backward is negative
         self.last = pitch
+        reward = backward if (airborne or backward < 0 or not self.air_only) else 0.0
+        if airborne:
+            self.air_turns += backward
         turns = math.floor(-(pitch - self.start) / TWO_PI + 0.1)  # a turn is done within ~36 degrees of upright
         if turns > self.landed and upright(pitch, height):
-            reward += turns - self.landed
-            self.landed = turns
+            new = turns - self.landed
+            if not self.air_only or (not airborne and self.air_turns >= 0.5 * new):
+                reward += self.landing_bonus * new
+                self.landed = turns
+                self.air_turns = 0.0
         return reward
 
 
-def backflip_rewards(pitch: np.ndarray, height: np.ndarray) -> np.ndarray:
-    """Oracle reward of each step of a motion given as torso pitch (rad) and height, starting at step 0's state."""
-    counter = BackflipCounter(float(pitch[0]))
-    return np.array([counter.step(float(p), float(h)) for p, h in zip(pitch[1:], height[1:])])
+def backflip_rewards(
+    pitch: np.ndarray, height: np.ndarray, airborne: np.ndarray | None = None, **oracle: float | bool
+) -> np.ndarray:
+    """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
+    (default: always), starting at step 0's state. `oracle` takes BackflipCounter's settings (v0: landing_bonus=1,
+    air_only=False)."""
+    air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
+    counter = BackflipCounter(float(pitch[0]), **oracle)  # type: ignore[arg-type]
+    return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
 
 
 class HopperBackflip(HopperEnv):
-    def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, landing_bonus: float = 5.0, air_only: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(terminate_when_unhealthy=False, **kwargs)
+        self._oracle = {"landing_bonus": landing_bonus, "air_only": air_only}
         self._counter: BackflipCounter | None = None
+        import mujoco
+
+        self._floor = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+
+    def airborne(self) -> bool:
+        """Nothing of the hopper touches the floor."""
+        for i in range(self.data.ncon):
+            if self._floor in (int(self.data.contact[i].geom1), int(self.data.contact[i].geom2)):
+                return False
+        return True
 
     def reset_model(self):  # type: ignore[no-untyped-def]
         obs = super().reset_model()
-        self._counter = BackflipCounter(float(self.data.qpos[2]))
+        self._counter = BackflipCounter(float(self.data.qpos[2]), **self._oracle)  # type: ignore[arg-type]
         return obs
 
     def step(self, action):  # type: ignore[no-untyped-def]
         obs, _, terminated, truncated, info = super().step(action)
         assert self._counter is not None, "reset() before step()"
-        reward = self._counter.step(float(self.data.qpos[2]), float(self.data.qpos[1]))
+        reward = self._counter.step(float(self.data.qpos[2]), float(self.data.qpos[1]), self.airborne())
         info["task_reward"] = reward
         return obs, reward, terminated, truncated, info
 

@@ -38,18 +38,57 @@ def test_paper_hopper_has_no_control_cost_and_penalises_every_fallen_step():
     assert np.mean(np.array(rewards)[down]) < -0.5 < np.mean(np.array(rewards)[~down])
 
 
-def test_backflip_oracle_scores_a_landed_backflip_above_standing_still_and_above_a_crash():
+def _flip(steps: int = 40, turns: float = 1.0) -> np.ndarray:
+    return np.linspace(0, -2 * math.pi * turns, steps)  # the torso turns backwards (rooty decreases)
+
+
+def test_backflip_oracle_scores_a_landed_backflip_above_a_crash_a_ground_tumble_and_standing_still():
     steps = 40
-    flip = np.linspace(0, -2 * math.pi, steps)  # torso turns once backwards (rooty decreases)
-    standing = backflip_rewards(np.zeros(steps), np.full(steps, 1.25)).sum()
-    landed = backflip_rewards(flip, np.full(steps, 1.25)).sum()
-    crashed = backflip_rewards(flip, np.full(steps, 0.3)).sum()  # same rotation, ends lying down
-    forward = backflip_rewards(-flip, np.full(steps, 1.25)).sum()  # a front flip is not what was asked
+    up, down = np.full(steps, 1.25), np.full(steps, 0.3)
+    in_air_then_landed = np.r_[np.ones(steps - 1, dtype=bool), False]  # on the floor only at the last step
+    standing = backflip_rewards(np.zeros(steps), up, np.zeros(steps, dtype=bool)).sum()
+    landed = backflip_rewards(_flip(), up, in_air_then_landed).sum()
+    crashed = backflip_rewards(_flip(), down, in_air_then_landed).sum()  # same rotation, ends lying down
+    tumbled = backflip_rewards(_flip(), up, np.zeros(steps, dtype=bool)).sum()  # the turn made on the floor
+    forward = backflip_rewards(-_flip(), up, in_air_then_landed).sum()  # a front flip is not what was asked
     assert standing == pytest.approx(0.0)
-    assert landed == pytest.approx(2.0)  # one full turn of rotation + 1 for landing it
-    assert crashed == pytest.approx(1.0)
-    assert forward == pytest.approx(-1.0)
-    assert landed > crashed > standing > forward
+    assert landed == pytest.approx(1.0 - 1 / 39 + 5.0)  # the turn's rotation while airborne, + 5 for landing it
+    assert crashed == pytest.approx(1.0 - 1 / 39)  # no landing bonus
+    assert tumbled == pytest.approx(0.0)  # rotation on the floor pays nothing, and earns no landing bonus
+    assert forward == pytest.approx(-1.0)  # forward rotation counts against, in the air or not
+    assert landed > crashed > tumbled == standing > forward
+
+
+def test_backflip_oracle_pays_nothing_for_rocking_the_torso_back_in_the_air_and_forward_on_the_floor():
+    rock = np.tile(np.r_[np.linspace(0, -0.5, 10), np.linspace(-0.5, 0, 10)[1:]], 20)
+    airborne = np.tile(np.r_[np.ones(10, dtype=bool), np.zeros(9, dtype=bool)], 20)
+    assert backflip_rewards(rock, np.full(len(rock), 1.25), airborne).sum() <= 1e-9
+
+
+def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session_8():
+    up = np.full(40, 1.25)
+    v0 = {"landing_bonus": 1.0, "air_only": False}
+    assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
+    assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
+    assert gym.make("prefrl/HopperBackflip-v0").unwrapped._oracle == v0
+
+
+def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
+    env = gym.make("prefrl/HopperBackflip-v1")
+    env.reset(seed=0)
+    hopper = env.unwrapped
+    for _ in range(20):  # settle on the floor
+        _, r, *_ = env.step(np.zeros(3))
+    assert not hopper.airborne()
+    qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
+    qpos[1] += 2.0  # launched high, spinning backwards
+    qvel[1], qvel[2] = 3.0, -10.0
+    hopper.set_state(qpos, qvel)
+    pitch = hopper.data.qpos[2]
+    _, r, _, _, info = env.step(np.zeros(3))
+    assert hopper.airborne()
+    assert r == pytest.approx(-(hopper.data.qpos[2] - pitch) / (2 * math.pi)) and r > 0
+    assert info["task_reward"] == r
 
 
 def test_one_leg_oracle_pays_forward_speed_only_while_the_front_leg_is_off_the_floor():
