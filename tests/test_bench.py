@@ -117,15 +117,13 @@ def test_summary_spread_is_the_sample_std_over_seeds_and_absent_for_one_seed():
     assert _mean_sd([1.73, 1.55]) == "1.64 ± 0.13"  # small returns (the backflip task) keep two decimals
 
 
-def test_summary_gives_the_ratio_of_the_means_beside_the_mean_of_the_ratios(tmp_path):
-    """A seed with a collapsed baseline inflates the mean of per-seed ratios; the ratio of the means shows it."""
+def _summary_row(tmp_path, finals: dict) -> list[str]:
+    """The summary row of the 700-label variant, for runs whose evaluations all return the given finals."""
     from prefrl.bench.report import write_report
-    from prefrl.bench.sweep import Cell, SweepConfig
+    from prefrl.bench.sweep import SweepConfig
     from prefrl.control.run_folder import append_metrics
 
     config = SweepConfig(envs=["Walker2d-v5"], seeds=[0, 1], timesteps=1000, work=tmp_path / "work")
-    finals = {Cell("Walker2d-v5", 0): 500.0, Cell("Walker2d-v5", 0, 700): 5000.0,
-              Cell("Walker2d-v5", 1): 4000.0, Cell("Walker2d-v5", 1, 700): 3000.0}  # fmt: skip
     for cell, final in finals.items():
         cell.folder(config.work).mkdir(parents=True)
         for t in (0, 1000):
@@ -133,6 +131,18 @@ def test_summary_gives_the_ratio_of_the_means_beside_the_mean_of_the_ratios(tmp_
                            "true_return_mean": final, "true_return_std": 0.0, "wall_time": 10.0})  # fmt: skip
     summary = write_report(config, tmp_path / "results", "prefrl bench ...")
     row = next(line for line in summary.splitlines() if line.startswith("| Walker2d-v5 | 700 |"))
-    cols = [c.strip() for c in row.strip("|").split("|")]
+    return [c.strip() for c in row.strip("|").split("|")]
+
+
+def test_summary_gives_the_ratio_of_the_means_beside_the_mean_of_the_ratios(tmp_path):
+    """A seed with a collapsed baseline inflates the mean of per-seed ratios; the ratio of the means shows it."""
+    cols = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 500.0, Cell("Walker2d-v5", 0, 700): 5000.0,
+                                   Cell("Walker2d-v5", 1): 4000.0, Cell("Walker2d-v5", 1, 700): 3000.0})  # fmt: skip
     assert cols[8] == "5.38 ± 6.54"  # per seed 10.0 and 0.75: sample std 9.25 / sqrt(2)
     assert cols[9] == "1.78"  # 4,000 / 2,250
+
+
+def test_a_baseline_mean_of_zero_gives_no_ratio_rather_than_infinity(tmp_path):
+    cols = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 0.0, Cell("Walker2d-v5", 0, 700): 1.5,
+                                   Cell("Walker2d-v5", 1): 0.0, Cell("Walker2d-v5", 1, 700): 0.5})  # fmt: skip
+    assert cols[9] == "nan"
