@@ -4,12 +4,12 @@ Each env's reward is its task's *hidden* true reward: with `prefrl train` the ag
 reward, and the synthetic oracle compares clips by this one (also in info["task_reward"]). The definitions:
 
 HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per step, the fraction of a full
-    backward turn the torso made (d(-pitch) / 2 pi), paid only while the hopper is airborne (nothing touches the
-    floor); forward rotation counts negative everywhere, so rocking the torso back in the air and forward on the
-    ground earns nothing. Plus 5 for every completed backward turn (net, since the episode began) when the hopper
-    next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, in contact with the
-    floor), provided at least half of that turn was made in the air. A clean backflip that lands scores about 6;
-    tumbling over on the ground scores nothing.
+    backward turn the torso made (d(-pitch) / 2 pi), paid only while the hopper is airborne (every part at least
+    2 cm above the floor); forward rotation counts negative everywhere, so rocking the torso back in the air and
+    forward on the ground earns nothing. Plus 5 for every completed backward turn (net, since the episode began)
+    when the hopper next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, not
+    airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
+    backflip that lands scores about 6; tumbling over on the ground scores nothing.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -26,6 +26,8 @@ from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 
 TWO_PI = 2 * math.pi
+CLEARANCE = 0.02
+"""Metres between the floor and the hopper's lowest part for HopperBackflip-v1 to count it as airborne."""
 
 
 def upright(pitch: float, height: float) -> bool:
@@ -44,14 +46,13 @@ class BackflipCounter:
         self.landed = 0
         self.landing_bonus = landing_bonus
         self.air_only = air_only
-        self.air_turns = 0.0  # backward turns made in the air since the last paid landing
+        self.air_turns = 0.0  # paid rotation since the last paid landing: backward in the air less forward anywhere
 
     def step(self, pitch: float, height: float, airborne: bool = True) -> float:
         backward = -(pitch - self.last) / TWO_PI  # rooty grows as the torso tips forward, so backward is negative
         self.last = pitch
         reward = backward if (airborne or backward < 0 or not self.air_only) else 0.0
-        if airborne:
-            self.air_turns += backward
+        self.air_turns += reward  # paid rotation: rocking back in the air and forward on the floor nets nothing
         turns = math.floor(-(pitch - self.start) / TWO_PI + 0.1)  # a turn is done within ~36 degrees of upright
         if turns > self.landed and upright(pitch, height):
             new = turns - self.landed
@@ -80,14 +81,19 @@ class HopperBackflip(HopperEnv):
         self._counter: BackflipCounter | None = None
         import mujoco
 
+        self._distance = mujoco.mj_geomDistance
         self._floor = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+        assert self._floor >= 0, "Hopper's model has no geom named floor"
+        self._parts = [g for g in range(self.model.ngeom) if g != self._floor]
+        self._fromto = np.zeros(6)
 
     def airborne(self) -> bool:
-        """Nothing of the hopper touches the floor."""
-        for i in range(self.data.ncon):
-            if self._floor in (int(self.data.contact[i].geom1), int(self.data.contact[i].geom2)):
-                return False
-        return True
+        """Every part of the hopper at least CLEARANCE above the floor. Contacts alone would not do: a hopper lying
+        down and kicking loses contact for a few millimetres and steps at a time, which is not flight."""
+        return all(
+            self._distance(self.model, self.data, self._floor, g, CLEARANCE, self._fromto) >= CLEARANCE
+            for g in self._parts
+        )
 
     def reset_model(self):  # type: ignore[no-untyped-def]
         obs = super().reset_model()

@@ -63,6 +63,18 @@ def test_backflip_oracle_pays_nothing_for_rocking_the_torso_back_in_the_air_and_
     rock = np.tile(np.r_[np.linspace(0, -0.5, 10), np.linspace(-0.5, 0, 10)[1:]], 20)
     airborne = np.tile(np.r_[np.ones(10, dtype=bool), np.zeros(9, dtype=bool)], 20)
     assert backflip_rewards(rock, np.full(len(rock), 1.25), airborne).sum() <= 1e-9
+    # nor does rocking bank credit for a later turn made on the floor: no landing bonus for that turn
+    then_roll = np.r_[rock, _flip()[1:]]
+    air = np.r_[airborne, np.zeros(39, dtype=bool)]
+    assert backflip_rewards(then_roll, np.full(len(then_roll), 1.25), air).sum() <= 1e-9
+
+
+@pytest.mark.parametrize(("air_share", "bonus"), [(0.6, 5.0), (0.4, 0.0)])
+def test_a_landed_turn_pays_its_bonus_only_if_at_least_half_of_it_was_made_in_the_air(air_share, bonus):
+    steps = 101
+    airborne = np.arange(steps) <= air_share * (steps - 1)  # the first part of the turn in the air, then the floor
+    total = backflip_rewards(_flip(steps), np.full(steps, 1.25), airborne).sum()
+    assert total == pytest.approx(round(air_share * 100) / 100 + bonus)
 
 
 def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session_8():
@@ -71,6 +83,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
     assert gym.make("prefrl/HopperBackflip-v0").unwrapped._oracle == v0
+    assert gym.make("prefrl/HopperBackflip-v1").unwrapped._oracle == {"landing_bonus": 5.0, "air_only": True}
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
@@ -89,6 +102,17 @@ def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_o
     assert hopper.airborne()
     assert r == pytest.approx(-(hopper.data.qpos[2] - pitch) / (2 * math.pi)) and r > 0
     assert info["task_reward"] == r
+
+
+def test_a_hopper_kicking_on_the_floor_is_not_airborne_though_it_loses_contact_for_millimetres():
+    env = gym.make("prefrl/HopperBackflip-v1")
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    lying_in_air = 0
+    for _ in range(600):  # random kicks: it falls within a few dozen steps and flails on the floor
+        env.step(rng.uniform(-1, 1, 3))
+        lying_in_air += env.unwrapped.airborne() and env.unwrapped.data.qpos[1] < 0.3
+    assert lying_in_air == 0
 
 
 def test_one_leg_oracle_pays_forward_speed_only_while_the_front_leg_is_off_the_floor():
