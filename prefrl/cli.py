@@ -493,7 +493,9 @@ def _bench(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
         extra += ["--label-halving", f"{args.label_halving:g}"]
-    preference_extra = ["--alive-bonus", f"{args.alive_bonus:g}"] if args.alive_bonus else []
+    if not math.isfinite(args.alive_bonus):
+        raise PrefrlError(f"--alive-bonus must be a finite number, not {args.alive_bonus}")
+    preference_extra = ["--alive-bonus", repr(args.alive_bonus)] if args.alive_bonus else []
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,

@@ -37,6 +37,25 @@ def test_preference_only_settings_reach_the_preference_cells_and_not_the_baselin
     assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
 
 
+def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
+    import json
+    from dataclasses import asdict
+
+    from prefrl.bench.sweep import mismatched_cells
+    from prefrl.cli import build_parser, train_config_from_args
+
+    before = SweepConfig(envs=["Hopper-v5"], work=tmp_path)
+    for cell in before.cells():  # the config.json each cell's run writes
+        config = train_config_from_args(build_parser().parse_args(train_args(before, cell))).resolved()
+        cell.folder(tmp_path).mkdir(parents=True)
+        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(config)))
+    assert mismatched_cells(before) == []
+    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--alive-bonus", "0.5"])
+    [(cell, diffs)] = mismatched_cells(after)
+    assert not cell.baseline
+    assert diffs == ["alive_bonus=0.0 (this sweep: 0.5)"]
+
+
 def test_final_return_averages_the_last_three_evaluations_within_the_horizon():
     rows = [{"timesteps": t, "true_return_mean": r} for t, r in [(0, 0.0), (10, 3.0), (20, 6.0), (30, 9.0), (40, 99)]]
     assert final_return(rows, horizon=30) == 6.0

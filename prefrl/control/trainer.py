@@ -193,6 +193,8 @@ def validate(config: TrainConfig) -> None:
             env.close()
             if config.camera not in names:
                 raise PrefrlError(f"{config.env} has no camera {config.camera!r}; choose one of {names}")
+        if not math.isfinite(config.alive_bonus):
+            raise PrefrlError(f"--alive-bonus must be a finite number, not {config.alive_bonus}")
         if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
         try:
