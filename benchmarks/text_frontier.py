@@ -76,16 +76,28 @@ def best_of_n(
 
 
 def throughput(policy, reference, reward, tokenizer, prompts, config: TextPPOConfig) -> dict:  # type: ignore[no-untyped-def]
-    """Generated tokens per second, and seconds and tokens per second of one PPO iteration (sampling included)."""
+    """Generated tokens per second, and seconds and tokens per second of one PPO iteration (sampling included).
+    Each is timed after a warm-up call, so a GPU's start-up (kernels, cuBLAS handles) is not counted."""
+    device = next(policy.parameters()).device
+
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    generate(policy, tokenizer, prompts[:4], 8, config.temperature, torch.Generator().manual_seed(1))  # warm-up
     gen = torch.Generator().manual_seed(0)
+    sync()
     start = time.perf_counter()
     r = generate(policy, tokenizer, prompts, config.max_new_tokens, config.temperature, gen)
+    sync()
     sample_s = time.perf_counter() - start
     tokens = int(r.completion_mask.sum())
     ppo = TextPPO(copy.deepcopy(policy), reference, tokenizer, config, seed=0)
     ppo.step(prompts, reward.score)  # warm-up
+    sync()
     start = time.perf_counter()
     stats = ppo.step(prompts, reward.score)
+    sync()
     step_s = time.perf_counter() - start
     return {
         "batch": len(prompts),
