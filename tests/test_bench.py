@@ -50,10 +50,10 @@ def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_b
         cell.folder(tmp_path).mkdir(parents=True)
         (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(config)))
     assert mismatched_cells(before) == []
-    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--alive-bonus", "0.5"])
+    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--alive-bonus", "0"])
     [(cell, diffs)] = mismatched_cells(after)
     assert not cell.baseline
-    assert diffs == ["alive_bonus=0.0 (this sweep: 0.5)"]
+    assert diffs == ["alive_bonus=0.5 (this sweep: 0.0)"]  # Hopper's default against the bonus this sweep asks for
 
 
 def test_final_return_averages_the_last_three_evaluations_within_the_horizon():

@@ -72,7 +72,11 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def env_family(env_id: str) -> str:
+    """'Hopper' for 'Hopper-v5'; 'HopperBackflip' for 'prefrl/HopperBackflip-v1': presets are per family."""
+    return env_id.split("/")[-1].split("-")[0]
+
+
 def ppo_config_for(env_id: str, **overrides: Any) -> PPOConfig:
     """The tuned preset for an env id such as 'Hopper-v5' (SB3 defaults for others), with overrides applied."""
-    family = env_id.split("/")[-1].split("-")[0]
-    return replace(PPOConfig(**PRESETS.get(family, {})), **overrides)
+    return replace(PPOConfig(**PRESETS.get(env_family(env_id), {})), **overrides)
