@@ -15,13 +15,17 @@ ENVS = {
     "prefrl/PaperHalfCheetah-v0": "prefrl_envs.paper:paper_half_cheetah",
     # novel behaviours with a scripted oracle
     "prefrl/HopperBackflip-v1": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v2": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
 
 
-KWARGS = {"prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False}}
-"""Settings of earlier versions of an env, kept registered so their published results can be reproduced."""
+KWARGS = {
+    "prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False},
+    "prefrl/HopperBackflip-v2": {"shaped": True},
+}
+"""Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 
 
 def register() -> None:

@@ -10,6 +10,11 @@ HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per 
     when the hopper next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, not
     airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
     backflip that lands scores about 6; tumbling over on the ground scores nothing.
+HopperBackflip-v2 (session 9; not yet benchmarked): v1 shaped the way a person comparing clips would judge.
+    Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more), and at the first
+    touch-down after a completed turn the bonus is 5 x uprightness: cos(torso tilt), 0 past 90 degrees, times how
+    high the torso is (0 at 0.4 m or lower, 1 from 1 m). A clean flip scores about 6, a near-landing a good part of
+    that, a crash on the back about 1.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -28,6 +33,16 @@ from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 TWO_PI = 2 * math.pi
 CLEARANCE = 0.02
 """Metres between the floor and the hopper's lowest part for HopperBackflip-v1 to count it as airborne."""
+
+
+def make_counter(
+    pitch: float, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False
+) -> BackflipCounter | ShapedBackflipCounter:
+    """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
+    shaped=True), starting from the torso pitch at reset."""
+    if shaped:
+        return ShapedBackflipCounter(pitch, landing_bonus)
+    return BackflipCounter(pitch, landing_bonus, air_only)
 
 
 def upright(pitch: float, height: float) -> bool:
@@ -63,22 +78,64 @@ class BackflipCounter:
         return reward
 
 
+def uprightness(pitch: float, height: float) -> float:
+    """1 for a torso upright at standing height, falling to 0 when tilted 90 degrees or lower than 0.4 m."""
+    wrapped = (pitch + math.pi) % TWO_PI - math.pi
+    return max(0.0, math.cos(wrapped)) * min(1.0, max(0.0, (height - 0.4) / 0.6))
+
+
+class ShapedBackflipCounter:
+    """v2's oracle: v1's, shaped the way a person comparing two clips would judge them.
+
+    Rotation counts towards the next whole turn only (progress past it pays nothing, so over-rotating is no better
+    than stopping at one turn), and at the first touch-down after a completed turn the landing bonus is paid in
+    proportion to `uprightness`, so a near-landing beats a crash on the back.
+    """
+
+    def __init__(self, pitch: float, landing_bonus: float = 5.0) -> None:
+        self.start = self.last = pitch
+        self.landed = 0  # completed turns already judged at a touch-down
+        self.landing_bonus = landing_bonus
+        self.air_turns = 0.0  # paid rotation since the last judged touch-down
+        self.was_airborne = False
+
+    def progress(self, pitch: float) -> float:
+        """Net backward turns since the episode began."""
+        return -(pitch - self.start) / TWO_PI
+
+    def step(self, pitch: float, height: float, airborne: bool = True) -> float:
+        cap = self.landed + 1.0
+        delta = min(self.progress(pitch), cap) - min(self.progress(self.last), cap)
+        self.last = pitch
+        reward = delta if (airborne or delta < 0) else 0.0
+        self.air_turns += reward
+        if self.was_airborne and not airborne:  # touch-down
+            turns = math.floor(self.progress(pitch) + 0.1)  # a turn is done within ~36 degrees of upright
+            if turns > self.landed:
+                if self.air_turns >= 0.5:
+                    reward += self.landing_bonus * uprightness(pitch, height)
+                self.landed = turns
+                self.air_turns = 0.0
+        self.was_airborne = airborne
+        return reward
+
+
 def backflip_rewards(
     pitch: np.ndarray, height: np.ndarray, airborne: np.ndarray | None = None, **oracle: float | bool
 ) -> np.ndarray:
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
-    (default: always), starting at step 0's state. `oracle` takes BackflipCounter's settings (v0: landing_bonus=1,
-    air_only=False)."""
+    (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
+    air_only=False; v2: shaped=True)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
-    counter = BackflipCounter(float(pitch[0]), **oracle)  # type: ignore[arg-type]
+    counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
 
 
 class HopperBackflip(HopperEnv):
-    def __init__(self, landing_bonus: float = 5.0, air_only: bool = True, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(terminate_when_unhealthy=False, **kwargs)
-        self._oracle = {"landing_bonus": landing_bonus, "air_only": air_only}
-        self._counter: BackflipCounter | None = None
+        self._oracle = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
+        self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 
         self._distance = mujoco.mj_geomDistance
@@ -97,7 +154,7 @@ class HopperBackflip(HopperEnv):
 
     def reset_model(self):  # type: ignore[no-untyped-def]
         obs = super().reset_model()
-        self._counter = BackflipCounter(float(self.data.qpos[2]), **self._oracle)  # type: ignore[arg-type]
+        self._counter = make_counter(float(self.data.qpos[2]), **self._oracle)  # type: ignore[arg-type]
         return obs
 
     def step(self, action):  # type: ignore[no-untyped-def]

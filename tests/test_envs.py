@@ -82,8 +82,38 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    assert gym.make("prefrl/HopperBackflip-v0").unwrapped._oracle == v0
-    assert gym.make("prefrl/HopperBackflip-v1").unwrapped._oracle == {"landing_bonus": 5.0, "air_only": True}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2)}
+    assert registered[0] == {**v0, "shaped": False}
+    assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
+    assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
+
+
+def _touch_down_at_the_end(steps: int) -> np.ndarray:
+    return np.r_[False, np.ones(steps - 2, dtype=bool), False]  # takes off, flies, lands at the last step
+
+
+@pytest.mark.parametrize(
+    ("turns", "final_height", "expected"),
+    [
+        (1.0, 1.25, 1 - 1 / 39 + 5.0),  # a clean flip: a turn in the air (less the landing step) + 5 x 1
+        (1.8, 0.3, 1.0),  # over-rotated and landed on its back: rotation past the first turn pays nothing
+        (0.95, 1.0, 0.95 - 0.95 / 39 + 5 * math.cos(0.05 * 2 * math.pi)),  # a near-landing: most of the bonus
+        (0.7, 1.25, 0.7 - 0.7 / 39),  # short of a turn: no landing to judge
+    ],
+)
+def test_backflip_v2_pays_up_to_one_turn_in_the_air_and_grades_the_touch_down(turns, final_height, expected):
+    height = np.r_[np.full(39, 1.5), final_height]
+    shaped = backflip_rewards(_flip(40, turns), height, _touch_down_at_the_end(40), shaped=True)
+    assert shaped.sum() == pytest.approx(expected)
+
+
+def test_backflip_v2_judges_each_turn_at_one_touch_down_only_and_pays_nothing_on_the_floor():
+    up = np.full(40, 1.25)
+    landed_twice = np.r_[_flip(40), np.full(20, -2 * math.pi)]  # a flip, then bouncing in place
+    air = np.r_[_touch_down_at_the_end(40), np.tile([True, False], 10)]
+    once = backflip_rewards(_flip(40), up, _touch_down_at_the_end(40), shaped=True).sum()
+    assert backflip_rewards(landed_twice, np.r_[up, np.full(20, 1.25)], air, shaped=True).sum() == pytest.approx(once)
+    assert backflip_rewards(_flip(40), up, np.zeros(40, dtype=bool), shaped=True).sum() == pytest.approx(0.0)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
