@@ -11,10 +11,11 @@ HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per 
     airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
     backflip that lands scores about 6; tumbling over on the ground scores nothing.
 HopperBackflip-v2 (session 9; not yet benchmarked): v1 shaped the way a person comparing clips would judge.
-    Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more), and at the first
-    touch-down after a completed turn the bonus is 5 x uprightness: cos(torso tilt), 0 past 90 degrees, times how
-    high the torso is (0 at 0.4 m or lower, 1 from 1 m). A clean flip scores about 6, a near-landing a good part of
-    that, a crash on the back about 1.
+    Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more). A flight that turned
+    at least half a turn and comes down within 90 degrees of a completed turn is judged: the bonus of 5 is paid over
+    the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0 past 90
+    degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores about
+    6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back about 1.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -41,6 +42,8 @@ def make_counter(
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
     shaped=True), starting from the torso pitch at reset."""
     if shaped:
+        if not air_only:
+            raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
         return ShapedBackflipCounter(pitch, landing_bonus)
     return BackflipCounter(pitch, landing_bonus, air_only)
 
@@ -84,19 +87,28 @@ def uprightness(pitch: float, height: float) -> float:
     return max(0.0, math.cos(wrapped)) * min(1.0, max(0.0, (height - 0.4) / 0.6))
 
 
+JUDGED_STEPS = 25
+"""Steps (0.2 s) from a touch-down over which HopperBackflip-v2 grades the landing."""
+
+
 class ShapedBackflipCounter:
     """v2's oracle: v1's, shaped the way a person comparing two clips would judge them.
 
-    Rotation counts towards the next whole turn only (progress past it pays nothing, so over-rotating is no better
-    than stopping at one turn), and at the first touch-down after a completed turn the landing bonus is paid in
-    proportion to `uprightness`, so a near-landing beats a crash on the back.
+    - Rotation in the air counts towards the next whole turn only: over-rotating is no better than one turn.
+    - A flight that turned at least half a turn and comes down within 90 degrees of a completed turn is judged: the
+      landing bonus is paid over JUDGED_STEPS steps from the touch-down, in proportion to `uprightness` at each, so a
+      near-landing beats a crash, and sticking the landing beats touching down upright and falling over.
+    - Forward rotation counts against, except where it takes back over-rotation that was never paid.
+    Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
     def __init__(self, pitch: float, landing_bonus: float = 5.0) -> None:
         self.start = self.last = pitch
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
-        self.air_turns = 0.0  # paid rotation since the last judged touch-down
+        self.flight = 0.0  # paid rotation in the current flight
+        self.credit = 0.0  # over-rotation past the last cap that was never paid
+        self.judging = 0  # steps of landing grading left
         self.was_airborne = False
 
     def progress(self, pitch: float) -> float:
@@ -107,15 +119,24 @@ class ShapedBackflipCounter:
         cap = self.landed + 1.0
         delta = min(self.progress(pitch), cap) - min(self.progress(self.last), cap)
         self.last = pitch
+        if delta < 0 and self.credit > 0:  # straightening up from an over-rotation that earned nothing: free
+            taken = min(self.credit, -delta)
+            self.credit -= taken
+            delta += taken
         reward = delta if (airborne or delta < 0) else 0.0
-        self.air_turns += reward
+        self.flight += reward
         if self.was_airborne and not airborne:  # touch-down
-            turns = math.floor(self.progress(pitch) + 0.1)  # a turn is done within ~36 degrees of upright
+            progress = self.progress(pitch)
+            turns = math.floor(progress + 0.25)  # judged within 90 degrees of a completed turn
             if turns > self.landed:
-                if self.air_turns >= 0.5:
-                    reward += self.landing_bonus * uprightness(pitch, height)
+                if self.flight >= 0.5:
+                    self.judging = JUDGED_STEPS
+                self.credit = max(0.0, min(progress, turns + 1.0) - cap)
                 self.landed = turns
-                self.air_turns = 0.0
+            self.flight = 0.0
+        if self.judging:
+            reward += self.landing_bonus / JUDGED_STEPS * uprightness(pitch, height)
+            self.judging -= 1
         self.was_airborne = airborne
         return reward
 

@@ -59,14 +59,15 @@ def test_backflip_oracle_scores_a_landed_backflip_above_a_crash_a_ground_tumble_
     assert landed > crashed > tumbled == standing > forward
 
 
-def test_backflip_oracle_pays_nothing_for_rocking_the_torso_back_in_the_air_and_forward_on_the_floor():
+@pytest.mark.parametrize("shaped", [False, True], ids=["v1", "v2"])
+def test_backflip_oracle_pays_nothing_for_rocking_the_torso_back_in_the_air_and_forward_on_the_floor(shaped):
     rock = np.tile(np.r_[np.linspace(0, -0.5, 10), np.linspace(-0.5, 0, 10)[1:]], 20)
     airborne = np.tile(np.r_[np.ones(10, dtype=bool), np.zeros(9, dtype=bool)], 20)
-    assert backflip_rewards(rock, np.full(len(rock), 1.25), airborne).sum() <= 1e-9
+    assert backflip_rewards(rock, np.full(len(rock), 1.25), airborne, shaped=shaped).sum() <= 1e-9
     # nor does rocking bank credit for a later turn made on the floor: no landing bonus for that turn
     then_roll = np.r_[rock, _flip()[1:]]
     air = np.r_[airborne, np.zeros(39, dtype=bool)]
-    assert backflip_rewards(then_roll, np.full(len(then_roll), 1.25), air).sum() <= 1e-9
+    assert backflip_rewards(then_roll, np.full(len(then_roll), 1.25), air, shaped=shaped).sum() <= 1e-9
 
 
 @pytest.mark.parametrize(("air_share", "bonus"), [(0.6, 5.0), (0.4, 0.0)])
@@ -88,32 +89,71 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
 
 
-def _touch_down_at_the_end(steps: int) -> np.ndarray:
-    return np.r_[False, np.ones(steps - 2, dtype=bool), False]  # takes off, flies, lands at the last step
+def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
+    """Pitch, height and airborne flags of a backward flight of `turns` over `steps` steps that touches down at its
+    last step, then `after` steps on the floor (by default still, upright, at the touch-down pitch)."""
+    pitch = _flip(steps, turns)
+    after_pitch = np.full(after, pitch[-1]) if after_pitch is None else after_pitch
+    after_height = np.full(after, 1.25) if after_height is None else after_height
+    air = np.r_[False, np.ones(steps - 2, dtype=bool), False, np.zeros(after, dtype=bool)]
+    height = np.r_[np.full(steps - 1, 1.5), after_height[0], after_height]  # touches down at the height after
+    return np.r_[pitch, after_pitch], height, air
+
+
+def _v2(pitch, height, air, **oracle) -> float:
+    return float(backflip_rewards(pitch, height, air, shaped=True, **oracle).sum())
+
+
+def _in_air(turns: float) -> float:
+    return turns * 38 / 39  # the flight's rotation but its last step, made on touching down
 
 
 @pytest.mark.parametrize(
-    ("turns", "final_height", "expected"),
+    ("turns", "expected"),
     [
-        (1.0, 1.25, 1 - 1 / 39 + 5.0),  # a clean flip: a turn in the air (less the landing step) + 5 x 1
-        (1.8, 0.3, 1.0),  # over-rotated and landed on its back: rotation past the first turn pays nothing
-        (0.95, 1.0, 0.95 - 0.95 / 39 + 5 * math.cos(0.05 * 2 * math.pi)),  # a near-landing: most of the bonus
-        (0.7, 1.25, 0.7 - 0.7 / 39),  # short of a turn: no landing to judge
+        (1.0, _in_air(1.0) + 5.0),  # a clean flip that sticks its landing
+        (1.15, 1.0 + 5 * math.cos(0.15 * 2 * math.pi)),  # over-rotated: no more rotation paid, a tilted landing
+        (0.8, _in_air(0.8) + 5 * math.cos(0.2 * 2 * math.pi)),  # under-rotated but within 90 degrees: graded
+        (0.7, _in_air(0.7)),  # short of 90 degrees from a turn: not judged
     ],
 )
-def test_backflip_v2_pays_up_to_one_turn_in_the_air_and_grades_the_touch_down(turns, final_height, expected):
-    height = np.r_[np.full(39, 1.5), final_height]
-    shaped = backflip_rewards(_flip(40, turns), height, _touch_down_at_the_end(40), shaped=True)
-    assert shaped.sum() == pytest.approx(expected)
+def test_backflip_v2_pays_up_to_one_turn_in_the_air_and_grades_the_landing_by_uprightness(turns, expected):
+    assert _v2(*_flight_and_landing(turns)) == pytest.approx(expected)
 
 
-def test_backflip_v2_judges_each_turn_at_one_touch_down_only_and_pays_nothing_on_the_floor():
-    up = np.full(40, 1.25)
-    landed_twice = np.r_[_flip(40), np.full(20, -2 * math.pi)]  # a flip, then bouncing in place
-    air = np.r_[_touch_down_at_the_end(40), np.tile([True, False], 10)]
-    once = backflip_rewards(_flip(40), up, _touch_down_at_the_end(40), shaped=True).sum()
-    assert backflip_rewards(landed_twice, np.r_[up, np.full(20, 1.25)], air, shaped=True).sum() == pytest.approx(once)
-    assert backflip_rewards(_flip(40), up, np.zeros(40, dtype=bool), shaped=True).sum() == pytest.approx(0.0)
+def test_backflip_v2_pays_for_sticking_the_landing_not_for_touching_down_upright_and_falling_over():
+    stuck = _v2(*_flight_and_landing(1.0))
+    topple = np.r_[np.linspace(0, 1, 12), np.ones(18)]  # topples backwards onto its back in 0.1 s, lies there
+    fell = _v2(*_flight_and_landing(1.0, -2 * math.pi - topple * math.pi / 2, 1.25 - topple * 1.05))
+    crashed = _v2(*_flight_and_landing(1.0, after_height=np.full(30, 0.3)))  # landed on its back
+    assert stuck > fell + 3.0
+    assert fell > crashed == pytest.approx(_in_air(1.0))
+
+
+def test_backflip_v2_pays_two_flips_twice_and_one_landing_once():
+    one = _v2(*_flight_and_landing(1.0))
+    first, second = _flight_and_landing(1.0), _flight_and_landing(1.0)
+    two = _v2(np.r_[first[0], second[0] - 2 * math.pi], np.r_[first[1], second[1]], np.r_[first[2], second[2]])
+    assert two == pytest.approx(2 * one)
+    pitch, height, air = _flight_and_landing(1.0, after=60)
+    air[-30::2] = True  # bouncing in place after the landing: nothing more
+    assert _v2(pitch, height, air) == pytest.approx(one)
+
+
+def test_backflip_v2_wants_the_turn_in_one_flight():
+    # half a turn in the air, down on its back, rolled upright on the floor (free), then a small hop: no bonus
+    pitch, height, air = _flight_and_landing(0.55, np.linspace(-0.55, -1.0, 30) * 2 * math.pi, np.full(30, 0.3))
+    hop = np.r_[True, True, np.zeros(8, dtype=bool)]
+    total = _v2(np.r_[pitch, np.full(10, -2 * math.pi)], np.r_[height, np.full(10, 1.25)], np.r_[air, hop])
+    assert total == pytest.approx(_in_air(0.55))
+
+
+def test_backflip_v2_does_not_charge_straightening_up_from_over_rotation_it_never_paid():
+    straighten = np.linspace(-1.1, -1.0, 30) * 2 * math.pi  # lands at 1.1 turns, stands up to 1.0 on the floor
+    rotation_only = {"landing_bonus": 0.0}
+    assert _v2(*_flight_and_landing(1.1, straighten), **rotation_only) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="air_only"):
+        backflip_rewards(_flip(), np.full(40, 1.25), shaped=True, air_only=False)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
