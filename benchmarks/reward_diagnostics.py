@@ -98,7 +98,10 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
     c, ens, _ = load(run, model)
     venv = DummyVecEnv([lambda: make_env(c.env)])
     venv.seed(c.seed)
-    venv = VecNormalize(LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=True)), gamma=c.ppo.gamma)
+    bonus = c.resolved().alive_bonus or 0.0  # the reward the run trained on: prediction plus its alive bonus
+    venv = VecNormalize(
+        LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=True), alive_bonus=bonus), gamma=c.ppo.gamma
+    )
     evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
     evaluation.seed(c.seed + 10_000)
     agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())

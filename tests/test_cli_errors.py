@@ -39,6 +39,8 @@ def test_non_mujoco_env_is_refused(capsys, tmp_path):
         (["--timesteps", "100"], "less than one PPO rollout"),
         (["--labels", "2"], "use at least 4 labels"),
         (["--label-halving", "0"], "halving time must be positive"),
+        (["--alive-bonus", "nan"], "--alive-bonus must be a finite number"),
+        (["--reward", "true", "--alive-bonus", "0.5"], "a --reward true run has none"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):

@@ -182,6 +182,8 @@ def validate(config: TrainConfig) -> None:
         raise PrefrlError(
             f"--timesteps {config.timesteps} is less than one PPO rollout ({config.ppo.n_steps} steps); ask for more"
         )
+    if config.reward == "true" and config.alive_bonus:
+        raise PrefrlError("--alive-bonus adds to the learned reward; a --reward true run has none: drop the flag")
     if config.reward == "learned":
         if config.labels <= 0:
             raise PrefrlError("--labels must be positive")
