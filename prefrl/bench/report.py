@@ -157,7 +157,7 @@ def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], p
             baseline = variant[0] == 0
             label = "true-reward PPO" if baseline else f"{variant[0]} labels, {variant[1]}, {variant[2]}"
             color = "k" if baseline else f"C{i}"
-            ax.plot(t, y.mean(0), color=color, label=f"{label} ({len(runs)} seeds)")
+            ax.plot(t, y.mean(0), color=color, label=f"{label} ({len(runs)} seed{'' if len(runs) == 1 else 's'})")
             sd = y.std(0, ddof=1) if len(y) > 1 else np.zeros(n)
             ax.fill_between(t, y.mean(0) - sd, y.mean(0) + sd, color=color, alpha=0.15)
         ax.set_title(env)
