@@ -98,7 +98,7 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
     c, ens, _ = load(run, model)
     venv = DummyVecEnv([lambda: make_env(c.env)])
     venv.seed(c.seed)
-    bonus = c.resolved().alive_bonus or 0.0  # the reward the run trained on: prediction plus its alive bonus
+    bonus = c.resolved().alive_bonus  # the reward the run trained on: prediction plus its alive bonus
     venv = VecNormalize(
         LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=True), alive_bonus=bonus), gamma=c.ppo.gamma
     )

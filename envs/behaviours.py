@@ -48,9 +48,18 @@ def make_counter(
     return BackflipCounter(pitch, landing_bonus, air_only)
 
 
+def tilt(pitch: float) -> float:
+    """The torso's angle from upright in (-pi, pi], whatever turns it has made."""
+    return (pitch + math.pi) % TWO_PI - math.pi
+
+
+def backward_turns(pitch: float, start: float) -> float:
+    """Net backward turns of the torso since `start` (rooty grows as it tips forward, so backward is negative)."""
+    return -(pitch - start) / TWO_PI
+
+
 def upright(pitch: float, height: float) -> bool:
-    wrapped = (pitch + math.pi) % TWO_PI - math.pi
-    return abs(wrapped) < 0.5 and height > 0.9
+    return abs(tilt(pitch)) < 0.5 and height > 0.9
 
 
 class BackflipCounter:
@@ -67,11 +76,11 @@ class BackflipCounter:
         self.air_turns = 0.0  # paid rotation since the last paid landing: backward in the air less forward anywhere
 
     def step(self, pitch: float, height: float, airborne: bool = True) -> float:
-        backward = -(pitch - self.last) / TWO_PI  # rooty grows as the torso tips forward, so backward is negative
+        backward = backward_turns(pitch, self.last)
         self.last = pitch
         reward = backward if (airborne or backward < 0 or not self.air_only) else 0.0
         self.air_turns += reward  # paid rotation: rocking back in the air and forward on the floor nets nothing
-        turns = math.floor(-(pitch - self.start) / TWO_PI + 0.1)  # a turn is done within ~36 degrees of upright
+        turns = math.floor(backward_turns(pitch, self.start) + 0.1)  # a turn is done within ~36 degrees of upright
         if turns > self.landed and upright(pitch, height):
             new = turns - self.landed
             if not self.air_only or (not airborne and self.air_turns >= 0.5 * new):
@@ -83,8 +92,7 @@ class BackflipCounter:
 
 def uprightness(pitch: float, height: float) -> float:
     """1 for a torso upright at standing height, falling to 0 when tilted 90 degrees or lower than 0.4 m."""
-    wrapped = (pitch + math.pi) % TWO_PI - math.pi
-    return max(0.0, math.cos(wrapped)) * min(1.0, max(0.0, (height - 0.4) / 0.6))
+    return max(0.0, math.cos(tilt(pitch))) * min(1.0, max(0.0, (height - 0.4) / 0.6))
 
 
 JUDGED_STEPS = 25
@@ -113,7 +121,7 @@ class ShapedBackflipCounter:
 
     def progress(self, pitch: float) -> float:
         """Net backward turns since the episode began."""
-        return -(pitch - self.start) / TWO_PI
+        return backward_turns(pitch, self.start)
 
     def step(self, pitch: float, height: float, airborne: bool = True) -> float:
         cap = self.landed + 1.0
