@@ -71,3 +71,18 @@ def test_only_envs_whose_steps_become_segments_record_the_mujoco_state():
         if record_state:  # the state the action was taken in, so the clip re-renders from its first frame
             assert np.array_equal(info["qpos"], before)
         env.close()
+
+
+def test_the_training_env_of_a_run_adds_the_alive_bonus_its_config_resolved(tmp_path):
+    from prefrl.control.trainer import TrainConfig, Trainer
+
+    def bonus_seen_by_ppo(env_id: str, **kwargs) -> float:
+        trainer = Trainer(TrainConfig(env=env_id, labels=50, timesteps=4096, **kwargs), tmp_path / env_id)
+        venv = trainer._train_env()
+        wrapper = venv.venv if isinstance(venv, VecNormalize) else venv
+        assert isinstance(wrapper, LearnedRewardVecEnv)
+        return wrapper.alive_bonus
+
+    assert bonus_seen_by_ppo("Hopper-v5") == 0.5  # the family default reaches the reward PPO optimises
+    assert bonus_seen_by_ppo("Walker2d-v5") == 0.0
+    assert bonus_seen_by_ppo("HalfCheetah-v5", alive_bonus=0.25) == 0.25  # an explicit bonus is used as given
