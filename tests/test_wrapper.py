@@ -86,3 +86,20 @@ def test_the_training_env_of_a_run_adds_the_alive_bonus_its_config_resolved(tmp_
     assert bonus_seen_by_ppo("Hopper-v5") == 0.5  # the family default reaches the reward PPO optimises
     assert bonus_seen_by_ppo("Walker2d-v5") == 0.0
     assert bonus_seen_by_ppo("HalfCheetah-v5", alive_bonus=0.25) == 0.25  # an explicit bonus is used as given
+
+
+def test_the_wrapper_records_the_state_each_action_was_taken_in_even_across_a_reset():
+    venv = DummyVecEnv([lambda: make_env("Hopper-v5", record_state=False)])
+    venv.seed(0)
+    wrapped = LearnedRewardVecEnv(venv, fixed_reward, record_state=True)
+    wrapped.reset()
+    data = venv.envs[0].unwrapped.data
+    for _ in range(1000):  # full throttle until the hopper falls and the DummyVecEnv resets it
+        before = data.qpos.copy(), data.qvel.copy()
+        wrapped.step_async(np.ones((1, 3), dtype=np.float32))
+        _, _, dones, infos = wrapped.step_wait()
+        assert np.array_equal(infos[0]["qpos"], before[0]) and np.array_equal(infos[0]["qvel"], before[1])
+        if dones[0]:
+            assert not np.array_equal(data.qpos, before[0])  # the env was reset; the info kept the old state
+            break
+    assert dones[0], "the hopper never fell"

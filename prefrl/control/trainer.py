@@ -303,10 +303,12 @@ class Trainer:
 
     # environments ---------------------------------------------------------------------------------------------
     def _train_env(self) -> VecNormalize | VecEnv:
-        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=self.learned)])
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=False)])
         venv.seed(self.config.seed)
-        if self.learned:
-            venv = LearnedRewardVecEnv(venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus)
+        if self.learned:  # segments need the MuJoCo state to re-render; the wrapper records it
+            venv = LearnedRewardVecEnv(
+                venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus, record_state=True
+            )
         if self.config.ppo.normalize:
             venv = VecNormalize(venv, gamma=self.config.ppo.gamma)
         return venv
