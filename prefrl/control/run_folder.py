@@ -33,6 +33,8 @@ METRIC_FIELDS = [
     "wall_time",
     "refit_seconds",
     "reward_step_seconds",
+    "update_seconds",
+    "eval_seconds",
 ]
 _INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
 

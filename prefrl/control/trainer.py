@@ -278,6 +278,8 @@ class Trainer:
         self.wall_offset = 0.0
         self.refit_seconds = 0.0  # choosing queries, labelling (synthetic teachers) and refitting, so far
         self.reward_step_seconds = 0.0  # predicting the reward and cutting segments at every environment step
+        self.update_seconds = 0.0  # PPO's gradient updates (both arms): with the next two, where a run's time went
+        self.eval_seconds = 0.0  # evaluations, plots and checkpoints
         self._in_refit_timer = False
         self.human = self.learned and c.teacher == HUMAN
         self.render_pool: RenderPool | None = None
@@ -568,6 +570,8 @@ class Trainer:
         self.wall_offset = float(progress.get("wall_time", 0.0))
         self.refit_seconds = float(progress.get("refit_seconds", 0.0))
         self.reward_step_seconds = float(progress.get("reward_step_seconds", 0.0))
+        self.update_seconds = float(progress.get("update_seconds", 0.0))
+        self.eval_seconds = float(progress.get("eval_seconds", 0.0))
         rf.truncate_metrics(self.out, model.num_timesteps)
         if self.learned:
             if (self.out / rf.REWARD).exists():
@@ -593,12 +597,24 @@ class _LoopCallback(BaseCallback):
         self.bar = tqdm(total=c.timesteps, unit="step", disable=not c.progress, dynamic_ncols=True, desc=c.env)
         self.next_eval = 0
         self.plotted_at = -math.inf
+        self.update_started: float | None = None  # PPO's update runs between a rollout's end and the next's start
 
     def _on_training_start(self) -> None:
         f = self.t.eval_freq
         self.next_eval = (self.num_timesteps // f + 1) * f
         self.bar.n = self.num_timesteps
         self.bar.refresh()
+
+    def _on_rollout_start(self) -> None:
+        self._end_update()
+
+    def _on_training_end(self) -> None:
+        self._end_update()
+
+    def _end_update(self) -> None:
+        if self.update_started is not None:
+            self.t.update_seconds += time.perf_counter() - self.update_started
+            self.update_started = None
 
     def _on_step(self) -> bool:
         self.bar.update(self.training_env.num_envs)
@@ -622,9 +638,11 @@ class _LoopCallback(BaseCallback):
         if self.num_timesteps >= self.next_eval or self.num_timesteps >= self.t.config.timesteps:
             self.evaluate(self.model, self.num_timesteps)
             self.next_eval = (self.num_timesteps // self.t.eval_freq + 1) * self.t.eval_freq
+        self.update_started = time.perf_counter()
 
     def evaluate(self, model: PPO, timesteps: int) -> None:
         """True return of the deterministic policy on separate episodes; then a metrics row, plot and checkpoint."""
+        started = time.perf_counter()
         train_env = model.get_env()
         if isinstance(self.eval_env, VecNormalize) and isinstance(train_env, VecNormalize):
             self.eval_env.obs_rms = train_env.obs_rms.copy()
@@ -645,7 +663,7 @@ class _LoopCallback(BaseCallback):
             "train_true_return": float(np.mean(ep_returns)) if ep_returns else float("nan"),
             "pretrain_steps": self.t.pretrain_steps,
             "wall_time": self.t.wall_offset + time.time() - self.start,
-            **self._overhead(),
+            **self._timing(),
         }
         rf.append_metrics(self.t.out, row)
         self.last_row = row
@@ -661,13 +679,16 @@ class _LoopCallback(BaseCallback):
         if timesteps >= c.timesteps or time.time() - self.plotted_at >= self.plot_every_s:
             plot_learning_curve(rf.read_metrics(self.t.out), self.t.out / rf.CURVE, title)
             self.plotted_at = time.time()
+        self.t.eval_seconds += time.perf_counter() - started  # before the checkpoint, which records it
         self.checkpoint(model)
 
-    def _overhead(self) -> dict[str, float]:
-        """Seconds the learned reward has cost so far (none in true-reward runs): where a slower run's time went."""
-        if not self.t.learned:
-            return {}
-        return {"refit_seconds": self.t.refit_seconds, "reward_step_seconds": self.t.reward_step_seconds}
+    def _timing(self) -> dict[str, float]:
+        """Where the run's time went so far: PPO's updates and the evaluations in both arms, and what the learned
+        reward cost (refits, and per-step prediction) in preference runs. The rest of wall_time is rollouts."""
+        spent = {"update_seconds": self.t.update_seconds, "eval_seconds": self.t.eval_seconds}
+        if self.t.learned:
+            spent.update(refit_seconds=self.t.refit_seconds, reward_step_seconds=self.t.reward_step_seconds)
+        return spent
 
     def _show_progress(self) -> None:
         """Labels so far and the latest evaluated true return, beside the timestep bar."""
@@ -692,7 +713,7 @@ class _LoopCallback(BaseCallback):
                 "labels": self.t.labels_given(),
                 "pretrain_steps": self.t.pretrain_steps,
                 "wall_time": self.t.wall_offset + time.time() - self.start,
-                **self._overhead(),
+                **self._timing(),
             },
         )
 
