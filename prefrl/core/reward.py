@@ -50,9 +50,9 @@ class RewardConfig:
     refit_max_steps: int | None = None
     """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
     predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time, and makes runs
-    faster (Hopper-v5 with 48: wall clock 1.12x of true-reward PPO instead of 1.16x). Hopper runs vary too much
-    between runs to say what a cap costs in return (benchmarks/README.md, session 4), so the default keeps the
-    setting the published results were measured with."""
+    faster (Hopper-v5 with 48: 1.15x the wall clock of true-reward PPO instead of 1.21x). But it costs return:
+    with 48, two of six Hopper-v5 seeds stayed at ~470 for all 500k steps, which no uncapped run did (mean 2,325
+    against 2,775; benchmarks/README.md, session 10), so there is no cap by default."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 

@@ -1,0 +1,47 @@
+"""Where each run's wall clock went, from the last row of its metrics.csv: PPO's rollouts and updates, evaluations,
+and in preference runs the learned reward's refits and per-step work. Put a preference run beside its true-reward
+run (started together, one core each) and the difference splits into parts.
+
+    python benchmarks/wall_clock.py benchmarks/work/s10default/Hopper-v5/*
+
+Per-step figures divide by every environment step the run took, its random-policy steps before PPO included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+PARTS = ("update_seconds", "eval_seconds", "refit_seconds", "reward_step_seconds")
+
+
+def breakdown(folder: Path) -> dict[str, float]:
+    """Seconds per part of the run's last metrics row; 'rollout' is the rest of its wall time."""
+    with (folder / "metrics.csv").open() as f:
+        row = list(csv.DictReader(f))[-1]
+
+    def value(key: str) -> float:
+        return float(row[key]) if row.get(key) not in (None, "") else 0.0
+
+    out = {"steps": value("timesteps") + value("pretrain_steps"), "wall": value("wall_time")}
+    out.update({key.removesuffix("_seconds"): value(key) for key in PARTS})
+    out["rollout"] = out["wall"] - sum(out[key.removesuffix("_seconds")] for key in PARTS)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders")
+    args = parser.parse_args()
+    names = ["wall", "rollout", "update", "eval", "refit", "reward_step"]
+    print("| run | steps | " + " | ".join(f"{n} s (us/step)" for n in names) + " |")
+    print("| --- | --- |" + " --- |" * len(names))
+    for folder in args.runs:
+        b = breakdown(folder)
+        cells = [f"{b[n]:,.1f} ({b[n] / b['steps'] * 1e6:,.1f})" for n in names]
+        print(f"| {folder} | {b['steps']:,.0f} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
