@@ -19,7 +19,12 @@ PARTS = ("update_seconds", "eval_seconds", "refit_seconds", "reward_step_seconds
 def breakdown(folder: Path) -> dict[str, float]:
     """Seconds per part of the run's last metrics row; 'rollout' is the rest of its wall time."""
     with (folder / "metrics.csv").open() as f:
-        row = list(csv.DictReader(f))[-1]
+        rows = list(csv.DictReader(f))
+    if any(r.get("update_seconds") in (None, "") for r in rows):
+        raise SystemExit(
+            f"{folder}: began before update_seconds and eval_seconds were logged; its parts cannot be told"
+        )
+    row = rows[-1]
 
     def value(key: str) -> float:
         return float(row[key]) if row.get(key) not in (None, "") else 0.0

@@ -100,6 +100,11 @@ def test_the_wrapper_records_the_state_each_action_was_taken_in_even_across_a_re
         _, _, dones, infos = wrapped.step_wait()
         assert np.array_equal(infos[0]["qpos"], before[0]) and np.array_equal(infos[0]["qvel"], before[1])
         if dones[0]:
-            assert not np.array_equal(data.qpos, before[0])  # the env was reset; the info kept the old state
             break
     assert dones[0], "the hopper never fell"
+    reset_state = data.qpos.copy()  # the DummyVecEnv reset the env inside that last step
+    init = venv.envs[0].unwrapped.init_qpos
+    assert np.abs(reset_state - init).max() < 0.01 < np.abs(before[0] - init).max()  # truly a reset
+    wrapped.step_async(np.zeros((1, 3), dtype=np.float32))
+    _, _, _, infos = wrapped.step_wait()
+    assert np.array_equal(infos[0]["qpos"], reset_state)  # the next step was taken from the reset state

@@ -665,6 +665,7 @@ class _LoopCallback(BaseCallback):
             "wall_time": self.t.wall_offset + time.time() - self.start,
             **self._timing(),
         }
+        row["eval_seconds"] += time.perf_counter() - started  # this evaluation too, as wall_time counts it
         rf.append_metrics(self.t.out, row)
         self.last_row = row
         if getattr(self, "model", None) is not None:  # evaluations before learn() starts have no SB3 logger yet
@@ -679,8 +680,10 @@ class _LoopCallback(BaseCallback):
         if timesteps >= c.timesteps or time.time() - self.plotted_at >= self.plot_every_s:
             plot_learning_curve(rf.read_metrics(self.t.out), self.t.out / rf.CURVE, title)
             self.plotted_at = time.time()
-        self.t.eval_seconds += time.perf_counter() - started  # before the checkpoint, which records it
+        self.t.eval_seconds += time.perf_counter() - started  # before the checkpoint, which records it...
+        started = time.perf_counter()
         self.checkpoint(model)
+        self.t.eval_seconds += time.perf_counter() - started  # ...and then its own time
 
     def _timing(self) -> dict[str, float]:
         """Where the run's time went so far: PPO's updates and the evaluations in both arms, and what the learned

@@ -24,8 +24,26 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def append_row(path: Path, fields: list[str], row: dict[str, Any]) -> None:
-    """Append one CSV row (header first if the file is new); NaN becomes an empty cell."""
+    """Append one CSV row (header first if the file is new); NaN becomes an empty cell.
+
+    A file written with other columns (a run folder from an older version) is first rewritten with these, its
+    rows kept and the new columns left empty, so no row lands under the wrong header.
+    """
     new = not path.exists()
+    if not new:
+        with path.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        if header != fields:
+            with path.open(newline="") as f:
+                old = list(csv.DictReader(f))
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            with tmp.open("w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(old)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:
