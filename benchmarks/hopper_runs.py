@@ -30,7 +30,12 @@ BREAKTHROUGH = 2500.0
 def runs_in(path: Path, env: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
     """(arm, name) -> [(timesteps, true return)] for the runs one CSV holds."""
     with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.reader(f)
+        header = next(reader)
+        table = list(reader)
+    # a sweep's results.csv names two columns 'labels': the cell's budget (first) and the labels given so far
+    budget = header.index("labels") if "labels" in header else None
+    rows = [dict(zip(header, r), budget=r[budget] if budget is not None else "") for r in table]
     out: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     for row in rows:
         if "env" in row:
@@ -38,6 +43,8 @@ def runs_in(path: Path, env: str) -> dict[tuple[str, str], list[tuple[float, flo
                 continue
             arm = "true" if row["reward"] == "true" else "preference"
             name = f"{path.parent.name}/{row['env']} seed {row['seed']}"
+            if arm == "preference":  # a sweep may hold several budgets, teachers or strategies per seed
+                name += f" {row['budget']} {row['teacher']} {row['selection']}"
         else:
             arm = "true" if "true" in path.stem else "preference"
             name = f"{path.parent.name}/{path.stem}"
