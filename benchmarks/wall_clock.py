@@ -5,6 +5,8 @@ run (started together, one core each) and the difference splits into parts.
     python benchmarks/wall_clock.py benchmarks/work/s10default/Hopper-v5/*
 
 Per-step figures divide by every environment step the run took, its random-policy steps before PPO included.
+'refit' is the training process's time on queries and refits, waits for the worker process included; 'fit' is the
+reward model's fitting wherever it ran, so with --refit-lag above 0 it overlaps the rest and is not part of 'wall'.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def breakdown(folder: Path) -> dict[str, float]:
     out = {"steps": value("timesteps") + value("pretrain_steps"), "wall": value("wall_time")}
     out.update({key.removesuffix("_seconds"): value(key) for key in PARTS})
     out["rollout"] = out["wall"] - sum(out[key.removesuffix("_seconds")] for key in PARTS)
+    out["fit"] = value("fit_seconds")  # not a part of wall: in the background, or inside 'refit'
     return out
 
 
@@ -39,7 +42,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path, help="run folders")
     args = parser.parse_args()
-    names = ["wall", "rollout", "update", "eval", "refit", "reward_step"]
+    names = ["wall", "rollout", "update", "eval", "refit", "reward_step", "fit"]
     print("| run | steps | " + " | ".join(f"{n} s (us/step)" for n in names) + " |")
     print("| --- | --- |" + " --- |" * len(names))
     for folder in args.runs:

@@ -131,6 +131,14 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="ask (and refit) once this many labels are due (default: 2%% of the budget)",
     )
     p.add_argument(
+        "--refit-lag",
+        type=int,
+        default=2,
+        metavar="ROLLOUTS",
+        help="PPO rollouts that go on with the old reward model while a refit runs in a background process, as the "
+        "paper's asynchronous trainer did; 0 refits in the training process, PPO waiting (default: %(default)s)",
+    )
+    p.add_argument(
         "--candidate-factor",
         type=int,
         default=10,
@@ -189,6 +197,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         label_halving=args.label_halving,
         buffer_size=args.buffer_size,
         query_batch=args.query_batch,
+        refit_lag=args.refit_lag,
         candidate_factor=args.candidate_factor,
         clips_dir=str(args.clips),
         clip_size=args.clip_size,

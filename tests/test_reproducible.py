@@ -10,7 +10,7 @@ from prefrl.control import run_folder as rf
 from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.trainer import TrainConfig, Trainer
 
-TIMING = {"wall_time", "refit_seconds", "reward_step_seconds", "update_seconds", "eval_seconds"}
+TIMING = {"wall_time", "refit_seconds", "reward_step_seconds", "update_seconds", "eval_seconds", "fit_seconds"}
 
 
 def run(folder, seed):

@@ -35,6 +35,7 @@ METRIC_FIELDS = [
     "reward_step_seconds",
     "update_seconds",
     "eval_seconds",
+    "fit_seconds",
 ]
 _INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
 

@@ -29,6 +29,7 @@ from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.ppo_config import PPOConfig, env_family
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
+from prefrl.core.background_fit import BackgroundFitter, fit_and_normalise
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
 from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
@@ -91,6 +92,11 @@ class TrainConfig:
     """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
     query_batch: int | None = None
     """Ask once at least this many labels are due (None: 2% of the budget, at least 1); each ask refits."""
+    refit_lag: int = 2
+    """PPO rollouts that go on with the old reward model while a refit runs in a background process, as the paper's
+    asynchronous reward trainer did; the new model is installed at the end of the rollout this many after the ask
+    (or at the next ask, if that comes first). 0 refits in the training process, PPO waiting. The install point is
+    fixed by the step count, so a run's course depends on this lag and not on how fast the refit was."""
     buffer_size: int = 2000
     """Recent segments that queries are drawn from."""
     keep_reward_level: bool | None = None
@@ -126,6 +132,7 @@ class TrainConfig:
         data = dict(data)
         data.setdefault("label_halving", PAPER_HALVING)  # run folders from before the setting ran the paper's h
         data.setdefault("alive_bonus", 0.0)  # and none had a bonus before its per-env default
+        data.setdefault("refit_lag", 0)  # and refitted in-line before background refits
         ppo = PPOConfig(**data.pop("ppo", {}))
         rm = data.pop("reward_model", {})
         if "l2_band" in rm:
@@ -138,7 +145,7 @@ class TrainConfig:
         n = self.ppo.n_steps
         eval_freq = self.eval_freq or max(4 * n, (self.timesteps // 20) // n * n)
         if self.reward != "learned":  # no labels, no schedule, no learned reward to add to
-            return replace(self, eval_freq=eval_freq, label_halving=None, alive_bonus=0.0)
+            return replace(self, eval_freq=eval_freq, label_halving=None, alive_bonus=0.0, refit_lag=0)
         halving = default_halving(self.timesteps) if self.label_halving is None else self.label_halving
         bonus = ALIVE_BONUS.get(env_family(self.env), 0.0) if self.alive_bonus is None else self.alive_bonus
         return replace(self, eval_freq=eval_freq, label_halving=halving, alive_bonus=bonus)
@@ -208,6 +215,8 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"--alive-bonus must be a finite number, not {config.alive_bonus}")
         if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
+        if config.refit_lag < 0:
+            raise PrefrlError(f"--refit-lag counts rollouts and must be 0 or more, not {config.refit_lag}")
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
@@ -235,6 +244,15 @@ def query_is_due(config: TrainConfig, owed: int, timesteps: int) -> bool:
     for whatever is still owed when training ends."""
     batch = config.query_batch or max(1, config.labels // 50)
     return owed >= batch or (owed > 0 and timesteps >= config.timesteps)
+
+
+@dataclass
+class _InFlight:
+    """A refit running in the worker: what its reward change is measured on, and the rollout that installs it."""
+
+    features: np.ndarray
+    before: np.ndarray | None
+    install_at: int
 
 
 def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
@@ -276,7 +294,8 @@ class Trainer:
         self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
         self.wall_offset = 0.0
-        self.refit_seconds = 0.0  # choosing queries, labelling (synthetic teachers) and refitting, so far
+        self.refit_seconds = 0.0  # choosing queries, labelling (synthetic teachers), refitting or waiting for one
+        self.fit_seconds = 0.0  # fitting the reward model, in this process or the worker
         self.reward_step_seconds = 0.0  # predicting the reward and cutting segments at every environment step
         self.update_seconds = 0.0  # PPO's gradient updates (both arms): with the next two, where a run's time went
         self.eval_seconds = 0.0  # evaluations, plots and checkpoints
@@ -285,6 +304,9 @@ class Trainer:
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
+        self.fitter: BackgroundFitter | None = None  # the worker process of refit_lag > 0, started at the first fit
+        self._in_flight: _InFlight | None = None
+        self.rollouts = 0  # PPO rollouts finished in this process: refits in flight are installed by this count
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
             self.teacher = (
@@ -367,12 +389,14 @@ class Trainer:
             obs = env.reset()[0] if done else next_obs
         env.close()
 
-    def query(self, n: int) -> None:
-        """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model."""
+    def query(self, n: int, lag: int = 0) -> None:
+        """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model (in
+        use `lag` rollouts from now)."""
         with self._refit_timer():
-            self._query(n)
+            self.install_refit()  # pairs are chosen by the newest model
+            self._query(n, lag)
 
-    def _query(self, n: int) -> None:
+    def _query(self, n: int, lag: int) -> None:
         candidates = self.buffer.recent()
         if len(candidates) < 2:
             return
@@ -400,7 +424,7 @@ class Trainer:
         for q, (a, b) in zip(query_ids, rows):
             choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
             self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")
-        self._refit()
+        self._refit(lag)
 
     def _recent_mask(self, candidates: list[Segment], n: int) -> np.ndarray:
         """Segments of the last `recent_episodes` episodes (at least 2n segments): the policy's current behaviour."""
@@ -453,8 +477,8 @@ class Trainer:
 
     def refit_if_new_labels(self) -> None:
         """Human runs: labels arrive whenever a person gives them; refit when there are new ones, never wait."""
-        if self.store.count_labels() != self.fitted_on:
-            self._refit()
+        if self._in_flight is None and self.store.count_labels() != self.fitted_on:
+            self._refit(self.config.refit_lag)
 
     def _labelled_data(self) -> tuple[np.ndarray, np.ndarray, PreferenceDataset]:
         comparisons = self.store.comparisons()
@@ -466,24 +490,65 @@ class Trainer:
         items, mask = batch_features([self.segments[i] for i in order], self.seg_len)
         return items, mask, PreferenceDataset.from_comparisons(comparisons, row_of)
 
-    def _refit(self) -> None:
+    def _refit(self, lag: int = 0) -> None:
+        """Fit the reward model on every label so far: in this process when refit_lag is 0, else in the worker, with
+        the result in use `lag` rollouts from now (0: wait for it)."""
         with self._refit_timer():
-            self._fit_on_labels()
+            self.install_refit()  # one fit at a time, in order
+            self.fitted_on = self.store.count_labels()
+            items, mask, data = self._labelled_data()
+            if len(data) == 0:
+                return
+            recent = self.buffer.recent(500) or [self.segments[i] for i in sorted(self.segments)]
+            r_items, r_mask = batch_features(recent, self.seg_len)
+            features = r_items[r_mask.astype(bool)]
+            before = self.ensemble.predict(features, keep_level=self.keep_level) if self.ensemble.fits > 0 else None
+            if self.config.refit_lag == 0:
+                start = time.perf_counter()
+                fit_and_normalise(self.ensemble, items, mask, data, features)
+                self.fit_seconds += time.perf_counter() - start
+                self._installed(features, before)
+                return
+            self._fitter().submit(items, mask, data, features)
+            self._in_flight = _InFlight(features, before, install_at=self.rollouts + lag)
+            if lag == 0:
+                self.install_refit()
 
-    def _fit_on_labels(self) -> None:
-        self.fitted_on = self.store.count_labels()
-        items, mask, data = self._labelled_data()
-        if len(data) == 0:
+    def install_refit(self, due_only: bool = False) -> None:
+        """Put the fit in flight into the reward PPO sees, waiting for the worker if it is not done; with `due_only`,
+        only once its lag is over."""
+        job = self._in_flight
+        if job is None or (due_only and self.rollouts < job.install_at):
             return
-        recent = self.buffer.recent(500) or [self.segments[i] for i in sorted(self.segments)]
-        r_items, r_mask = batch_features(recent, self.seg_len)
-        features = r_items[r_mask.astype(bool)]
-        before = self.ensemble.predict(features, keep_level=self.keep_level) if self.ensemble.fits > 0 else None
-        self.ensemble.fit(items, mask, data)
-        self.ensemble.update_output_stats(features)
+        with self._refit_timer():
+            assert self.fitter is not None
+            result = self.fitter.result()
+            self._in_flight = None
+            self.ensemble.load_state(result.state)
+            self.fit_seconds += result.seconds
+            self._installed(job.features, job.before)
+
+    def _installed(self, features: np.ndarray, before: np.ndarray | None) -> None:
         if before is not None:
             self.last_refit_change = reward_change(before, self.ensemble.predict(features, keep_level=self.keep_level))
         self.ensemble.save(self.out / rf.REWARD)
+
+    def _fitter(self) -> BackgroundFitter:
+        if self.fitter is None:
+            c = self.config
+            self.fitter = BackgroundFitter(self.obs_dim + self.act_dim, c.reward_model, c.seed, c.device, c.threads)
+            if self.ensemble.fits > 0:  # a resumed run: the worker starts from its checkpoint
+                self.fitter.load_state(self.ensemble.state())
+        return self.fitter
+
+    def close(self) -> None:
+        """Stop the helper processes: clip renderers and the reward-model worker (a refit in flight is dropped; the
+        labels it would have used are in the store, and a resumed run refits on them)."""
+        self._close_pool()
+        if self.fitter is not None:
+            self.fitter.close()
+            self.fitter = None
+            self._in_flight = None
 
     def reward_model_accuracy(self, n_pairs: int = 500) -> float:
         """How often the ensemble orders pairs of recent segments as their true returns do (ties left out)."""
@@ -519,7 +584,7 @@ class Trainer:
                     self.wait_for_initial_labels()
                 except KeyboardInterrupt:
                     self.store.set_state("trainer", "stopped")
-                    self._close_pool()
+                    self.close()
                     raise
             model = PPO(
                 "MlpPolicy",
@@ -550,7 +615,7 @@ class Trainer:
             raise
         finally:
             callback.close()
-            self._close_pool()
+            self.close()
             if self.learned:
                 self.store.set_state("trainer", "finished" if model.num_timesteps >= c.timesteps else "stopped")
         assert callback.last_row is not None
@@ -569,6 +634,7 @@ class Trainer:
         self.pretrain_steps = int(progress.get("pretrain_steps", 0))
         self.wall_offset = float(progress.get("wall_time", 0.0))
         self.refit_seconds = float(progress.get("refit_seconds", 0.0))
+        self.fit_seconds = float(progress.get("fit_seconds", 0.0))
         self.reward_step_seconds = float(progress.get("reward_step_seconds", 0.0))
         self.update_seconds = float(progress.get("update_seconds", 0.0))
         self.eval_seconds = float(progress.get("eval_seconds", 0.0))
@@ -623,10 +689,13 @@ class _LoopCallback(BaseCallback):
     def _on_rollout_end(self) -> None:
         """Labels first, then (on schedule) evaluation, so each metrics row counts the labels the model had."""
         if self.t.learned:
+            self.t.rollouts += 1
+            self.t.install_refit(due_only=True)
             asked = self.t.labels_asked()
             owed = self.t.schedule.due(self.num_timesteps) - asked
             if query_is_due(self.t.config, owed, self.num_timesteps):
-                self.t.query(owed)
+                last = self.num_timesteps >= self.t.config.timesteps  # the final model gets the final labels
+                self.t.query(owed, lag=0 if last else self.t.config.refit_lag)
                 self._show_progress()
             if self.t.human:
                 self.t.refit_if_new_labels()
@@ -643,6 +712,8 @@ class _LoopCallback(BaseCallback):
     def evaluate(self, model: PPO, timesteps: int) -> None:
         """True return of the deterministic policy on separate episodes; then a metrics row, plot and checkpoint."""
         started = time.perf_counter()
+        if self.t.learned and timesteps >= self.t.config.timesteps:
+            self.t.install_refit()  # the run ends with every label in its reward model
         train_env = model.get_env()
         if isinstance(self.eval_env, VecNormalize) and isinstance(train_env, VecNormalize):
             self.eval_env.obs_rms = train_env.obs_rms.copy()
@@ -687,10 +758,16 @@ class _LoopCallback(BaseCallback):
 
     def _timing(self) -> dict[str, float]:
         """Where the run's time went so far: PPO's updates and the evaluations in both arms, and what the learned
-        reward cost (refits, and per-step prediction) in preference runs. The rest of wall_time is rollouts."""
+        reward cost in preference runs: the training process's time on queries and refits (waits for the worker
+        included) and on per-step prediction. The rest of wall_time is rollouts. `fit_seconds` is the fitting
+        itself, wherever it ran: with refit_lag > 0 most of it overlapped PPO in the worker process."""
         spent = {"update_seconds": self.t.update_seconds, "eval_seconds": self.t.eval_seconds}
         if self.t.learned:
-            spent.update(refit_seconds=self.t.refit_seconds, reward_step_seconds=self.t.reward_step_seconds)
+            spent.update(
+                refit_seconds=self.t.refit_seconds,
+                reward_step_seconds=self.t.reward_step_seconds,
+                fit_seconds=self.t.fit_seconds,
+            )
         return spent
 
     def _show_progress(self) -> None:

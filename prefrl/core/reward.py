@@ -375,9 +375,12 @@ class RewardEnsemble:
         tmp.replace(path)
 
     def load(self, path: str | Path) -> None:
-        s = torch.load(path, map_location=self.device, weights_only=True)
+        self.load_state(torch.load(path, map_location=self.device, weights_only=True))
+
+    def load_state(self, s: dict[str, torch.Tensor]) -> None:
+        """Take over the weights and normalisation of `state()` (a checkpoint, or a fit made elsewhere)."""
         self.net.load_state_dict({k[4:]: v for k, v in s.items() if k.startswith("net.")})
-        self.l2 = s["l2"].to(self.device)
+        self.l2 = s["l2"].to(self.device).clone()
         self.in_mean, self.in_std = s["in_mean"].to(self.device), s["in_std"].to(self.device)
         self.out_mean, self.out_std = s["out_mean"].to(self.device), s["out_std"].to(self.device)
         self.fits = int(s["fits"])

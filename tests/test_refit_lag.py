@@ -1,0 +1,61 @@
+"""A refit runs beside PPO, and its model is put in use a fixed number of rollouts after the ask: the same point in
+every run, however fast the worker process was."""
+
+import pytest
+import torch
+
+from prefrl.control import run_folder as rf
+from prefrl.control.ppo_config import PPOConfig
+from prefrl.control.trainer import TrainConfig, Trainer
+
+
+def watched_run(folder, lag):
+    """Run a small Hopper job, noting which reward model (by its fit count) every step's reward came from, and
+    after which rollout each ask came."""
+    config = TrainConfig(
+        env="Hopper-v5", labels=40, timesteps=4096, query_batch=10, label_halving=1e9, refit_lag=lag,
+        eval_freq=2048, eval_episodes=1, progress=False, ppo=PPOConfig(n_steps=256, batch_size=64, n_epochs=2),
+    )  # fmt: skip
+    trainer = Trainer(config, folder)
+    seen: dict[int, set[int]] = {}  # rollouts finished -> fit counts of the models that rewarded the next rollout
+    asks: list[tuple[int, int]] = []  # (rollouts finished, lag asked for)
+    predict, query = trainer._predicted_reward, trainer.query
+
+    def watched_predict(features):
+        seen.setdefault(trainer.rollouts, set()).add(trainer.ensemble.fits)
+        return predict(features)
+
+    def watched_query(n, lag=0):
+        asks.append((trainer.rollouts, lag))
+        query(n, lag)
+
+    trainer._predicted_reward, trainer.query = watched_predict, watched_query
+    trainer.run()
+    assert trainer.fitter is None  # the worker was stopped with the run
+    return seen, asks, torch.load(folder / rf.REWARD, weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return {lag: watched_run(tmp_path_factory.mktemp(f"lag{lag}"), lag) for lag in (0, 2)}
+
+
+@pytest.mark.parametrize("lag", [0, 2])
+def test_a_new_reward_model_rewards_ppo_from_the_rollout_lag_rollouts_after_the_ask(runs, lag):
+    seen, asks, reward = runs[lag]
+    assert all(len(fits) == 1 for fits in seen.values()), "the reward model changed within a rollout"
+    model = {r: fits.pop() for r, fits in seen.items()}
+    assert asks[0] == (0, 0) and model[0] == 1  # the up-front labels are fitted before PPO starts
+    middle = [(r, a) for r, a in asks[1:] if r < 16]  # 16 rollouts of 256 steps: the last ask comes after the last
+    assert len(middle) == 2 and all(a == lag for _, a in middle)
+    for r, _ in middle:
+        assert all(model[k] == model[r - 1] for k in range(r, r + lag)), "the new model came early"
+        assert model[r + lag] == model[r - 1] + 1, "the new model did not come in time"
+    assert asks[-1] == (16, 0)  # the final labels are fitted at once...
+    assert int(reward["fits"]) == len(asks)  # ...so the saved model has learned from every label
+
+
+def test_lagged_refits_change_the_run_but_not_when_labels_are_asked(runs):
+    (_, asks_now, now), (_, asks_lag, lagged) = runs[0], runs[2]
+    assert [r for r, _ in asks_now] == [r for r, _ in asks_lag]  # labels arrive on the same schedule
+    assert not torch.equal(now["net.weights.0"], lagged["net.weights.0"])  # but PPO saw, and did, something else
