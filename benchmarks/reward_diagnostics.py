@@ -138,15 +138,17 @@ def policies(run: Path, others: list[Path], model: Path | None) -> None:
 
 
 def refit_steps(c: TrainConfig) -> list[int]:
-    """Timesteps at which a synthetic-teacher run refitted, replayed from its schedule as the trainer asks."""
+    """Timesteps at which a synthetic-teacher run's reward model changed, replayed from its schedule as the trainer
+    asks: `refit_lag` rollouts after each ask, or at the next ask if that comes first; the last ask's at once."""
     schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
-    asked, steps = schedule.initial, []
+    asked, asks = schedule.initial, []
     for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
         owed = schedule.due(t) - asked
         if query_is_due(c, owed, t):
             asked += owed
-            steps.append(t)
-    return steps
+            asks.append(t)
+    lag = c.refit_lag * c.ppo.n_steps
+    return [min(t + lag, nxt) for t, nxt in zip(asks, asks[1:])] + asks[-1:]
 
 
 def refits(runs: list[Path], after: int) -> None:

@@ -70,7 +70,7 @@ def test_a_failed_fit_raises_in_the_caller_with_the_workers_traceback(fitter):
 def test_a_dead_worker_is_reported_with_the_way_around_it():
     fitter = BackgroundFitter(6, CONFIG, seed=2)
     fitter._proc.kill()
-    fitter._proc.join()
+    fitter._proc.wait()
     items, mask, data, _ = linear_task(10, 20, seed=0)
     with pytest.raises(PrefrlError, match=r"exited .* the labels are saved: continue .* --resume"):
         fitter.submit(items, mask, data, items.reshape(-1, 6))

@@ -41,6 +41,8 @@ def test_non_mujoco_env_is_refused(capsys, tmp_path):
         (["--label-halving", "0"], "halving time must be positive"),
         (["--alive-bonus", "nan"], "--alive-bonus must be a finite number"),
         (["--reward", "true", "--alive-bonus", "0.5"], "a --reward true run has none"),
+        (["--refit-lag", "-1"], "--refit-lag counts rollouts"),
+        (["--fit-threads", "0"], "--fit-threads must be at least 1"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):

@@ -7,6 +7,7 @@ import torch
 from prefrl.control import run_folder as rf
 from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.core.comparisons import Choice
 
 
 def watched_run(folder, lag):
@@ -18,14 +19,14 @@ def watched_run(folder, lag):
     )  # fmt: skip
     trainer = Trainer(config, folder)
     seen: dict[int, set[int]] = {}  # rollouts finished -> fit counts of the models that rewarded the next rollout
-    asks: list[tuple[int, int]] = []  # (rollouts finished, lag asked for)
+    asks: list[tuple[int, int | None]] = []  # (rollouts finished, lag asked for; None: fitted at once)
     predict, query = trainer._predicted_reward, trainer.query
 
     def watched_predict(features):
         seen.setdefault(trainer.rollouts, set()).add(trainer.ensemble.fits)
         return predict(features)
 
-    def watched_query(n, lag=0):
+    def watched_query(n, lag=None):
         asks.append((trainer.rollouts, lag))
         query(n, lag)
 
@@ -45,13 +46,13 @@ def test_a_new_reward_model_rewards_ppo_from_the_rollout_lag_rollouts_after_the_
     seen, asks, reward = runs[lag]
     assert all(len(fits) == 1 for fits in seen.values()), "the reward model changed within a rollout"
     model = {r: fits.pop() for r, fits in seen.items()}
-    assert asks[0] == (0, 0) and model[0] == 1  # the up-front labels are fitted before PPO starts
+    assert asks[0] == (0, None) and model[0] == 1  # the up-front labels are fitted before PPO starts
     middle = [(r, a) for r, a in asks[1:] if r < 16]  # 16 rollouts of 256 steps: the last ask comes after the last
     assert len(middle) == 2 and all(a == lag for _, a in middle)
     for r, _ in middle:
         assert all(model[k] == model[r - 1] for k in range(r, r + lag)), "the new model came early"
         assert model[r + lag] == model[r - 1] + 1, "the new model did not come in time"
-    assert asks[-1] == (16, 0)  # the final labels are fitted at once...
+    assert asks[-1] == (16, None)  # the final labels are fitted at once...
     assert int(reward["fits"]) == len(asks)  # ...so the saved model has learned from every label
 
 
@@ -59,3 +60,22 @@ def test_lagged_refits_change_the_run_but_not_when_labels_are_asked(runs):
     (_, asks_now, now), (_, asks_lag, lagged) = runs[0], runs[2]
     assert [r for r, _ in asks_now] == [r for r, _ in asks_lag]  # labels arrive on the same schedule
     assert not torch.equal(now["net.weights.0"], lagged["net.weights.0"])  # but PPO saw, and did, something else
+
+
+def test_labels_a_person_gave_while_a_refit_was_in_flight_reach_the_final_model(tmp_path):
+    """`refit_if_new_labels` (the human path) waits for the fit in flight mid-run, but not after the last rollout."""
+    trainer = Trainer(TrainConfig(env="Hopper-v5", labels=40, refit_lag=2, progress=False), tmp_path)
+    try:
+        trainer._collect_random_segments(40)
+        trainer.query(10)  # the up-front fit, installed at once
+        trainer.query(6, lag=2)  # a refit in flight
+        items = list(trainer.segments)
+        late = trainer.store.add_queries([(items[0], items[1])])  # a person answers meanwhile
+        trainer.store.answer(late[0], Choice.LEFT, annotator="person")
+        trainer.refit_if_new_labels()
+        assert trainer._in_flight is not None and trainer.fitted_on == 16  # mid-run: no second fit queued
+        trainer.refit_if_new_labels(last=True)
+        assert trainer._in_flight is None and trainer.fitted_on == trainer.store.count_labels() == 17
+        assert int(torch.load(tmp_path / rf.REWARD, weights_only=True)["fits"]) == 3
+    finally:
+        trainer.close()

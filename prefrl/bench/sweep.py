@@ -107,7 +107,7 @@ def train_args(config: SweepConfig, cell: Cell) -> list[str]:
     return cmd + list(config.extra)
 
 
-IGNORED_SETTINGS = {"progress", "device", "threads"}
+IGNORED_SETTINGS = {"progress", "device", "threads", "fit_threads"}
 """How a run is shown and where it computes, not what it learns."""
 BASELINE_SETTINGS = {"env", "reward", "seed", "timesteps", "eval_freq", "eval_episodes", "ppo"}
 """All a true-reward run's result depends on: its label and reward-model settings are unused."""

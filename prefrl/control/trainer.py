@@ -29,7 +29,7 @@ from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.ppo_config import PPOConfig, env_family
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
-from prefrl.core.background_fit import BackgroundFitter, fit_and_normalise
+from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
 from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
@@ -92,11 +92,13 @@ class TrainConfig:
     """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
     query_batch: int | None = None
     """Ask once at least this many labels are due (None: 2% of the budget, at least 1); each ask refits."""
-    refit_lag: int = 2
-    """PPO rollouts that go on with the old reward model while a refit runs in a background process, as the paper's
-    asynchronous reward trainer did; the new model is installed at the end of the rollout this many after the ask
-    (or at the next ask, if that comes first). 0 refits in the training process, PPO waiting. The install point is
-    fixed by the step count, so a run's course depends on this lag and not on how fast the refit was."""
+    refit_lag: int = 0
+    """Rollouts PPO goes on with the old reward model after an ask. Every refit runs in a worker process; with 0 the
+    new model rewards the very next rollout, as a refit in the training process would, and the worker overlaps
+    PPO's update of the rollout just collected. A lag of k overlaps k rollouts as well, in the spirit of the paper's
+    asynchronous trainer, but on Hopper-v5 a lag of 2 left all five seeds tried far behind (benchmarks/README.md).
+    The new model is put in use at a point fixed by the step count (the next ask, if sooner), so a run's course
+    depends on this lag and never on how fast the worker was."""
     buffer_size: int = 2000
     """Recent segments that queries are drawn from."""
     keep_reward_level: bool | None = None
@@ -122,7 +124,10 @@ class TrainConfig:
     eval_episodes: int = 5
     device: str = "cpu"
     threads: int = 1
-    """torch threads; 1 is fastest for these small networks."""
+    """torch threads of PPO and the reward model's predictions; 1 is fastest for these small networks."""
+    fit_threads: int = 2
+    """torch threads of the worker process that fits the reward model. The training process mostly waits while a
+    fit finishes, so a second thread puts its idle core to work: 1.4x faster fits on Hopper-sized data."""
     progress: bool = True
     ppo: PPOConfig = field(default_factory=PPOConfig)
     reward_model: RewardConfig = field(default_factory=RewardConfig)
@@ -132,7 +137,7 @@ class TrainConfig:
         data = dict(data)
         data.setdefault("label_halving", PAPER_HALVING)  # run folders from before the setting ran the paper's h
         data.setdefault("alive_bonus", 0.0)  # and none had a bonus before its per-env default
-        data.setdefault("refit_lag", 0)  # and refitted in-line before background refits
+        data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
         ppo = PPOConfig(**data.pop("ppo", {}))
         rm = data.pop("reward_model", {})
         if "l2_band" in rm:
@@ -217,6 +222,8 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
         if config.refit_lag < 0:
             raise PrefrlError(f"--refit-lag counts rollouts and must be 0 or more, not {config.refit_lag}")
+        if config.fit_threads < 1:
+            raise PrefrlError(f"--fit-threads must be at least 1, not {config.fit_threads}")
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
@@ -304,7 +311,7 @@ class Trainer:
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
-        self.fitter: BackgroundFitter | None = None  # the worker process of refit_lag > 0, started at the first fit
+        self.fitter: BackgroundFitter | None = None  # the process that fits the reward model, started at the first fit
         self._in_flight: _InFlight | None = None
         self.rollouts = 0  # PPO rollouts finished in this process: refits in flight are installed by this count
         if self.learned:
@@ -389,14 +396,14 @@ class Trainer:
             obs = env.reset()[0] if done else next_obs
         env.close()
 
-    def query(self, n: int, lag: int = 0) -> None:
+    def query(self, n: int, lag: int | None = None) -> None:
         """Choose n pairs from recent segments, have the teacher label them, store everything, refit the model (in
-        use `lag` rollouts from now)."""
+        use after `lag` more rollouts; None: at once)."""
         with self._refit_timer():
             self.install_refit()  # pairs are chosen by the newest model
             self._query(n, lag)
 
-    def _query(self, n: int, lag: int) -> None:
+    def _query(self, n: int, lag: int | None) -> None:
         candidates = self.buffer.recent()
         if len(candidates) < 2:
             return
@@ -475,10 +482,13 @@ class Trainer:
             return 0
         return self.store.count_labels() if self.human else self.store.count_queries()
 
-    def refit_if_new_labels(self) -> None:
-        """Human runs: labels arrive whenever a person gives them; refit when there are new ones, never wait."""
+    def refit_if_new_labels(self, last: bool = False) -> None:
+        """Human runs: labels arrive whenever a person gives them; refit when there are new ones, never wait, except
+        after the `last` rollout, where the final model takes in every label given."""
+        if last:
+            self.install_refit()
         if self._in_flight is None and self.store.count_labels() != self.fitted_on:
-            self._refit(self.config.refit_lag)
+            self._refit(None if last else self.config.refit_lag)
 
     def _labelled_data(self) -> tuple[np.ndarray, np.ndarray, PreferenceDataset]:
         comparisons = self.store.comparisons()
@@ -490,9 +500,9 @@ class Trainer:
         items, mask = batch_features([self.segments[i] for i in order], self.seg_len)
         return items, mask, PreferenceDataset.from_comparisons(comparisons, row_of)
 
-    def _refit(self, lag: int = 0) -> None:
-        """Fit the reward model on every label so far: in this process when refit_lag is 0, else in the worker, with
-        the result in use `lag` rollouts from now (0: wait for it)."""
+    def _refit(self, lag: int | None = None) -> None:
+        """Fit the reward model on every label so far, in the worker process. The new model is put in use before the
+        rollout `lag` rollouts after the next one (0: the next one); None waits for it and puts it in use now."""
         with self._refit_timer():
             self.install_refit()  # one fit at a time, in order
             self.fitted_on = self.store.count_labels()
@@ -503,20 +513,14 @@ class Trainer:
             r_items, r_mask = batch_features(recent, self.seg_len)
             features = r_items[r_mask.astype(bool)]
             before = self.ensemble.predict(features, keep_level=self.keep_level) if self.ensemble.fits > 0 else None
-            if self.config.refit_lag == 0:
-                start = time.perf_counter()
-                fit_and_normalise(self.ensemble, items, mask, data, features)
-                self.fit_seconds += time.perf_counter() - start
-                self._installed(features, before)
-                return
             self._fitter().submit(items, mask, data, features)
-            self._in_flight = _InFlight(features, before, install_at=self.rollouts + lag)
-            if lag == 0:
+            self._in_flight = _InFlight(features, before, install_at=self.rollouts + (lag or 0))
+            if lag is None:
                 self.install_refit()
 
     def install_refit(self, due_only: bool = False) -> None:
         """Put the fit in flight into the reward PPO sees, waiting for the worker if it is not done; with `due_only`,
-        only once its lag is over."""
+        only once its lag is over (checked before each rollout, and before evaluations)."""
         job = self._in_flight
         if job is None or (due_only and self.rollouts < job.install_at):
             return
@@ -536,7 +540,7 @@ class Trainer:
     def _fitter(self) -> BackgroundFitter:
         if self.fitter is None:
             c = self.config
-            self.fitter = BackgroundFitter(self.obs_dim + self.act_dim, c.reward_model, c.seed, c.device, c.threads)
+            self.fitter = BackgroundFitter(self.obs_dim + self.act_dim, c.reward_model, c.seed, c.device, c.fit_threads)
             if self.ensemble.fits > 0:  # a resumed run: the worker starts from its checkpoint
                 self.fitter.load_state(self.ensemble.state())
         return self.fitter
@@ -572,29 +576,11 @@ class Trainer:
         start = time.time()
         venv = self._train_env()
         eval_env = self._eval_env()
-        if self.resume and (self.out / rf.POLICY).exists():
-            model = self._restore(venv)
-        else:
-            if self.learned and self.store.count_queries() == 0:
-                self.store.set_state("trainer", "collecting initial labels")
-                self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
-                self.query(self.schedule.initial)
-            if self.human:
-                try:
-                    self.wait_for_initial_labels()
-                except KeyboardInterrupt:
-                    self.store.set_state("trainer", "stopped")
-                    self.close()
-                    raise
-            model = PPO(
-                "MlpPolicy",
-                venv,
-                seed=c.seed,
-                device=c.device,
-                verbose=0,
-                tensorboard_log=str(self.out / rf.TENSORBOARD),
-                **c.ppo.ppo_kwargs(),
-            )
+        try:  # a failed first fit, or Ctrl-C while waiting for a person, must not leave the fit worker running
+            model = self._start_policy(venv)
+        except BaseException:
+            self.close()
+            raise
         callback = _LoopCallback(self, eval_env, start)
         if self.learned:
             self.store.set_state("trainer", "running")
@@ -620,6 +606,31 @@ class Trainer:
                 self.store.set_state("trainer", "finished" if model.num_timesteps >= c.timesteps else "stopped")
         assert callback.last_row is not None
         return callback.last_row
+
+    def _start_policy(self, venv: VecEnv) -> PPO:
+        """The policy to train: restored from the checkpoint, or new after the up-front labels were fitted."""
+        c = self.config
+        if self.resume and (self.out / rf.POLICY).exists():
+            return self._restore(venv)
+        if self.learned and self.store.count_queries() == 0:
+            self.store.set_state("trainer", "collecting initial labels")
+            self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
+            self.query(self.schedule.initial)
+        if self.human:
+            try:
+                self.wait_for_initial_labels()
+            except KeyboardInterrupt:
+                self.store.set_state("trainer", "stopped")
+                raise
+        return PPO(
+            "MlpPolicy",
+            venv,
+            seed=c.seed,
+            device=c.device,
+            verbose=0,
+            tensorboard_log=str(self.out / rf.TENSORBOARD),
+            **c.ppo.ppo_kwargs(),
+        )
 
     def _close_pool(self) -> None:
         if self.render_pool is not None:
@@ -673,6 +684,8 @@ class _LoopCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         self._end_update()
+        if self.t.learned:  # a refit asked for after the last rollout has had PPO's update to run in
+            self.t.install_refit(due_only=True)
 
     def _on_training_end(self) -> None:
         self._end_update()
@@ -687,18 +700,18 @@ class _LoopCallback(BaseCallback):
         return True
 
     def _on_rollout_end(self) -> None:
-        """Labels first, then (on schedule) evaluation, so each metrics row counts the labels the model had."""
+        """Labels first, then (on schedule) evaluation, so each metrics row counts the labels given so far (with
+        refit_lag > 0 the reward PPO trains on may not have the last ask's yet)."""
         if self.t.learned:
             self.t.rollouts += 1
-            self.t.install_refit(due_only=True)
             asked = self.t.labels_asked()
             owed = self.t.schedule.due(self.num_timesteps) - asked
+            last = self.num_timesteps >= self.t.config.timesteps  # the final model gets the final labels
             if query_is_due(self.t.config, owed, self.num_timesteps):
-                last = self.num_timesteps >= self.t.config.timesteps  # the final model gets the final labels
-                self.t.query(owed, lag=0 if last else self.t.config.refit_lag)
+                self.t.query(owed, lag=None if last else self.t.config.refit_lag)
                 self._show_progress()
             if self.t.human:
-                self.t.refit_if_new_labels()
+                self.t.refit_if_new_labels(last)
             if self.t.last_refit_change is not None:
                 for key, value in self.t.last_refit_change.items():
                     self.logger.record(f"prefrl/refit_{key}", value)
@@ -711,9 +724,11 @@ class _LoopCallback(BaseCallback):
 
     def evaluate(self, model: PPO, timesteps: int) -> None:
         """True return of the deterministic policy on separate episodes; then a metrics row, plot and checkpoint."""
+        if (
+            self.t.learned
+        ):  # accuracy and the checkpoint are of the model the next rollout gets; the last, of all labels
+            self.t.install_refit(due_only=timesteps < self.t.config.timesteps)
         started = time.perf_counter()
-        if self.t.learned and timesteps >= self.t.config.timesteps:
-            self.t.install_refit()  # the run ends with every label in its reward model
         train_env = model.get_env()
         if isinstance(self.eval_env, VecNormalize) and isinstance(train_env, VecNormalize):
             self.eval_env.obs_rms = train_env.obs_rms.copy()
@@ -760,7 +775,7 @@ class _LoopCallback(BaseCallback):
         """Where the run's time went so far: PPO's updates and the evaluations in both arms, and what the learned
         reward cost in preference runs: the training process's time on queries and refits (waits for the worker
         included) and on per-step prediction. The rest of wall_time is rollouts. `fit_seconds` is the fitting
-        itself, wherever it ran: with refit_lag > 0 most of it overlapped PPO in the worker process."""
+        itself, in the worker process, where it overlaps PPO's updates (and with refit_lag > 0 its rollouts)."""
         spent = {"update_seconds": self.t.update_seconds, "eval_seconds": self.t.eval_seconds}
         if self.t.learned:
             spent.update(

@@ -9,11 +9,15 @@ way: where a run installs each result decides its course, not how fast the worke
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass
-from multiprocessing import get_context
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,44 +55,60 @@ def _to_torch(state: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.asarray(v)) for k, v in state.items()}
 
 
-def _serve(conn: Connection, in_dim: int, config: RewardConfig, seed: int, device: str, threads: int) -> None:
+def _serve(inbox: Connection, outbox: Connection) -> None:
     """The worker's loop: load a state, or fit and send the new state back, until told to stop."""
-    torch.set_num_threads(threads)
-    ensemble = RewardEnsemble(in_dim, config, seed=seed, device=device)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to handle; it stops the worker
     try:
+        in_dim, config, seed, device, threads = inbox.recv()
+        torch.set_num_threads(threads)
+        ensemble = RewardEnsemble(in_dim, config, seed=seed, device=device)
         while True:
-            message = conn.recv()
+            message = inbox.recv()
             kind = message[0]
             if kind == "stop":
                 return
             try:
                 if kind == "load":
                     ensemble.load_state(_to_torch(message[1]))
-                    conn.send(("ok", None))
+                    outbox.send(("ok", None))
                 elif kind == "fit":
                     start = time.perf_counter()
                     report = fit_and_normalise(ensemble, *message[1:])
-                    conn.send(("ok", (_to_numpy(ensemble.state()), report, time.perf_counter() - start)))
+                    outbox.send(("ok", (_to_numpy(ensemble.state()), report, time.perf_counter() - start)))
                 else:
                     raise ValueError(f"unknown message {kind!r}")
             except Exception:
-                conn.send(("error", traceback.format_exc()))
-    except (EOFError, KeyboardInterrupt):  # the caller went away or was interrupted: nothing left to do
+                outbox.send(("error", traceback.format_exc()))
+    except (EOFError, OSError):  # the caller went away: nothing left to do
         return
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with prefrl importable even where the caller put it on sys.path by hand."""
+    root = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root if not path else root + os.pathsep + path}
 
 
 class BackgroundFitter:
     """One worker process that fits a reward ensemble; one fit in flight at a time."""
 
     def __init__(self, in_dim: int, config: RewardConfig, seed: int, device: str = "cpu", threads: int = 1) -> None:
-        ctx = get_context("spawn")  # fork would copy the caller's torch/OpenMP threads and MuJoCo state
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(
-            target=_serve, args=(child, in_dim, config, seed, device, threads), daemon=True, name="prefrl-reward-fit"
+        # A fresh interpreter running this module: fork would copy the caller's torch threads and MuJoCo state, and
+        # multiprocessing's spawn re-imports the caller's main script, which fails in scripts without a main guard.
+        to_child, from_child = os.pipe(), os.pipe()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(to_child[0]), str(from_child[1])],
+            pass_fds=(to_child[0], from_child[1]),
+            stdin=subprocess.DEVNULL,
+            env=_child_env(),
         )
-        self._proc.start()
-        child.close()  # so recv() sees EOF if the worker dies
+        os.close(to_child[0])
+        os.close(from_child[1])  # so recv() sees EOF if the worker dies
+        self._send_conn = Connection(to_child[1], readable=False)
+        self._recv_conn = Connection(from_child[0], writable=False)
         self.pending = False
+        self._send((in_dim, config, seed, device, threads))
 
     def load_state(self, state: dict[str, torch.Tensor]) -> None:
         """Make the worker's ensemble this one (a resumed run's checkpoint)."""
@@ -114,13 +134,13 @@ class BackgroundFitter:
 
     def _send(self, message: tuple) -> None:
         try:
-            self._conn.send(message)
+            self._send_conn.send(message)
         except OSError as exc:  # BrokenPipeError: the worker is gone
             raise self._exited() from exc
 
     def _receive(self) -> Any:
         try:
-            status, payload = self._conn.recv()
+            status, payload = self._recv_conn.recv()
         except (EOFError, OSError) as exc:
             raise self._exited() from exc
         if status == "error":
@@ -128,22 +148,35 @@ class BackgroundFitter:
         return payload
 
     def _exited(self) -> PrefrlError:
-        self._proc.join(timeout=5)
+        try:
+            code = self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            code = None
         return PrefrlError(
-            f"the reward-model worker process exited (exit code {self._proc.exitcode}), so training stopped; the "
-            "labels are saved: continue from the last checkpoint with `prefrl train --resume RUN`"
+            f"the reward-model worker process exited (exit code {code}), so training stopped; the "
+            "labels are saved: continue from the last checkpoint with `prefrl train --resume RUN` (a run stopped "
+            "before its first checkpoint starts afresh)"
         )
 
     def close(self) -> None:
-        """Stop the worker (a fit in flight is abandoned)."""
-        if self._proc.is_alive():
-            try:
-                self._conn.send(("stop",))
-            except (BrokenPipeError, OSError):
-                pass
-            self._proc.join(timeout=5)
-            if self._proc.is_alive():
+        """Stop the worker (a fit in flight is abandoned, without waiting for it)."""
+        if self._proc.poll() is None:
+            if self.pending:
                 self._proc.terminate()
-                self._proc.join(timeout=5)
-        self._conn.close()
+            else:
+                try:
+                    self._send_conn.send(("stop",))
+                except OSError:
+                    pass
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        self._send_conn.close()
+        self._recv_conn.close()
         self.pending = False
+
+
+if __name__ == "__main__":  # the worker: python -m prefrl.core.background_fit READ_FD WRITE_FD
+    _serve(Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False))

@@ -197,23 +197,27 @@ class RewardEnsemble:
         f32 = [(a.astype(np.float32), c.astype(np.float32)) for a, c in layers]
         return f32, out.astype(np.float32), np.float32(level), np.float32(zeroed)
 
-    def _returns(self, items: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    def _returns(
+        self, items: torch.Tensor, mask: torch.Tensor, rows: torch.Tensor, standardised: bool = False
+    ) -> torch.Tensor:
         """Per-member predicted returns of item rows: rows (M, K) -> (M, K).
 
         Only valid steps go through the network: clips cut short by a fall are padded to full length, and on
         Hopper that padding was up to two thirds of the work of a refit. Each member's valid steps are packed to
-        the front (members' counts differ by at most a little), scored, and summed back per item.
+        the front (members' counts differ by at most a little), scored, and summed back per item. `standardised`:
+        the items are already standardised with the input statistics (as `fit` does once, not at every step).
         """
+        score = self.net if standardised else self._raw
         m, k = rows.shape
         x = items[rows]  # (M, K, T, D)
         t, d = x.shape[2], x.shape[3]
         w = mask[rows].reshape(m, k * t)
         packed = int(w.sum(1).max())
         if packed > self.pack_below * k * t:  # hardly any padding: the dense pass is cheaper than packing
-            return (self._raw(x.reshape(m, k * t, d)) * w).reshape(m, k, t).sum(-1)
+            return (score(x.reshape(m, k * t, d)) * w).reshape(m, k, t).sum(-1)
         order = torch.argsort(-w, dim=1, stable=True)[:, :packed]  # (M, C): valid positions first
         xs = torch.gather(x.reshape(m, k * t, d), 1, order.unsqueeze(-1).expand(-1, -1, d))
-        r = self._raw(xs) * torch.gather(w, 1, order)  # zero the padding a member with fewer valid steps took
+        r = score(xs) * torch.gather(w, 1, order)  # zero the padding a member with fewer valid steps took
         return torch.zeros(m, k, dtype=r.dtype, device=r.device).scatter_add(
             1, torch.div(order, t, rounding_mode="floor"), r
         )
@@ -273,7 +277,8 @@ class RewardEnsemble:
         c = self.config
         valid = mask.astype(bool)
         self.set_input_stats(items[valid])
-        items_t = torch.as_tensor(items, dtype=torch.float32, device=self.device)
+        # standardised once here, not at every gradient step: the statistics hold still during a fit
+        items_t = (torch.as_tensor(items, dtype=torch.float32, device=self.device) - self.in_mean) / self.in_std
         mask_t = torch.as_tensor(mask, dtype=torch.float32, device=self.device)
         pairs = torch.as_tensor(data.pairs, device=self.device)
         targets = torch.as_tensor(data.targets, device=self.device)
@@ -295,7 +300,7 @@ class RewardEnsemble:
             idx = np.stack([b[self._rng.integers(0, len(b), size=c.batch_size)] for b in boots])  # (M, B)
             idx_t = torch.as_tensor(idx, device=self.device)
             rows = pairs[idx_t]  # (M, B, 2)
-            rets = self._returns(items_t, mask_t, rows.reshape(c.members, -1)).reshape(c.members, -1, 2)
+            rets = self._returns(items_t, mask_t, rows.reshape(c.members, -1), True).reshape(c.members, -1, 2)
             loss = bradley_terry_loss(rets[..., 0], rets[..., 1], targets[idx_t], c.random_response).mean(1)
             total = (loss + self.l2 * self.net.squared_norms()).sum()
             self.optimizer.zero_grad(set_to_none=True)
@@ -314,7 +319,7 @@ class RewardEnsemble:
         """Per-member mean loss on its train and val comparisons, and per-member per-comparison correctness."""
         m = self.config.members
         rows, where = torch.unique(pairs, return_inverse=True)  # each item scored once, however often compared
-        rets = self._returns(items, mask, rows.expand(m, -1))[:, where]  # (M, P, 2)
+        rets = self._returns(items, mask, rows.expand(m, -1), True)[:, where]  # (M, P, 2); items standardised
         losses = bradley_terry_loss(rets[..., 0], rets[..., 1], targets, self.config.random_response).cpu().numpy()
         decided = (targets != 0.5).cpu().numpy()
         correct = ((rets[..., 0] > rets[..., 1]).cpu().numpy() == (targets > 0.5).cpu().numpy()[None]) & decided[None]
