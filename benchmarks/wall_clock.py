@@ -1,12 +1,13 @@
 """Where each run's wall clock went, from the last row of its metrics.csv: PPO's rollouts and updates, evaluations,
 and in preference runs the learned reward's refits and per-step work. Put a preference run beside its true-reward
-run (started together, one core each) and the difference splits into parts.
+run, each run on the same otherwise idle machine, and the difference splits into parts.
 
-    python benchmarks/wall_clock.py benchmarks/work/s10default/Hopper-v5/*
+    python benchmarks/wall_clock.py benchmarks/work/s11/overlap-s0 benchmarks/work/s11/true-s0-again
 
 Per-step figures divide by every environment step the run took, its random-policy steps before PPO included.
-'refit' is the training process's time on queries and refits, waits for the worker process included; 'fit' is the
-reward model's fitting wherever it ran, so with --refit-lag above 0 it overlaps the rest and is not part of 'wall'.
+'refit' is the training process's time on queries and refits, waits for the worker process included. 'fit' is the
+fitting itself, in the worker process (since session 11), where it overlaps PPO's updates: it is not a part of
+'wall'. Runs from before session 11 fitted in-line, inside 'refit', and log no 'fit'.
 """
 
 from __future__ import annotations
