@@ -142,9 +142,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--fit-threads",
         type=int,
-        default=2,
-        help="torch threads of the process that fits the reward model, which works mostly while training waits for "
-        "it (default: %(default)s)",
+        default=1,
+        help="torch threads of the process that fits the reward model alongside PPO's updates; more than the cores "
+        "PPO leaves free slows both (default: %(default)s)",
     )
     p.add_argument(
         "--candidate-factor",
