@@ -616,6 +616,7 @@ class Trainer:
             return self._restore(venv)
         if self.learned and self.store.count_queries() == 0:
             self.store.set_state("trainer", "collecting initial labels")
+            self._fitter()  # the worker imports torch (~2 s) on the other core while the random policy runs
             self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
             self.query(self.schedule.initial)
         if self.human:
