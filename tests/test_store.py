@@ -179,3 +179,15 @@ def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_labels(tmp_path):
     store = LabelStore(path, create=False)
     assert [c.choice for c in store.comparisons()] == [Choice.LEFT]
     assert store.labels()[0]["undone_at"] is None
+
+
+def test_a_synthetic_teachers_batch_is_one_transaction_all_on_disk_or_none(tmp_path):
+    store, (a, b, c) = make_store(tmp_path / "labels.sqlite")
+    q1, q2, q3 = store.add_queries([(a, b), (b, c), (a, c)])
+    with pytest.raises(StoreError, match="query 999 does not exist"):
+        store.answer_many([(q1, Choice.LEFT), (999, Choice.RIGHT)], annotator="oracle")
+    assert store.comparisons() == [] and store.count_queries("pending") == 3  # the first answer was rolled back
+    store.answer_many([(q1, Choice.LEFT), (q2, None), (q3, Choice.EQUAL)], annotator="oracle")
+    other = LabelStore(tmp_path / "labels.sqlite", create=False)  # on disk, seen by another connection
+    assert [(x.a, x.b, x.choice) for x in other.comparisons()] == [(a, b, Choice.LEFT), (a, c, Choice.EQUAL)]
+    assert other.count_queries("skipped") == 1 and other.count_queries("pending") == 0

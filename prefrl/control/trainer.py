@@ -430,9 +430,11 @@ class Trainer:
             return
         assert self.teacher is not None
         self.teacher.observe(np.array([s.true_return for s in candidates]))
-        for q, (a, b) in zip(query_ids, rows):
-            choice = self.teacher.label(candidates[a].true_rewards, candidates[b].true_rewards)
-            self.store.answer(q, choice, annotator=f"oracle:{self.teacher.name}")
+        label = self.teacher.label
+        answers = [
+            (q, label(candidates[a].true_rewards, candidates[b].true_rewards)) for q, (a, b) in zip(query_ids, rows)
+        ]
+        self.store.answer_many(answers, annotator=f"oracle:{self.teacher.name}")
         self._refit(lag)
 
     def _recent_mask(self, candidates: list[Segment], n: int) -> np.ndarray:

@@ -210,9 +210,9 @@ class TextTrainer:
         )  # fmt: skip
         payloads = {i: json.loads(b) for i, b in self.store.items([i for _, a, b in pending for i in (a, b)]).items()}
         teacher.observe(np.array([p["gold"] for p in payloads.values()]))
-        for qid, a, b in pending:
-            choice = teacher.label(np.array([payloads[a]["gold"]]), np.array([payloads[b]["gold"]]))
-            self.store.answer(qid, choice, f"oracle:{c.oracle}:{c.teacher}")
+        gold = {i: np.array([p["gold"]]) for i, p in payloads.items()}
+        answers = [(qid, teacher.label(gold[a], gold[b])) for qid, a, b in pending]
+        self.store.answer_many(answers, f"oracle:{c.oracle}:{c.teacher}")
 
     def _wait_for_person(self, wanted: int) -> None:
         self.store.set_state("trainer", "waiting for labels")
