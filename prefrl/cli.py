@@ -594,3 +594,6 @@ def main(argv: list[str] | None = None) -> int:
     except PrefrlError as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before a command could handle it (say, while importing torch): nothing to save yet
+        print("\nprefrl: stopped", file=sys.stderr)
+        return 130

@@ -1,5 +1,7 @@
 """Refits in a worker process: the same weights as a fit in the training process, and failures that say so."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -86,3 +88,9 @@ def test_one_fit_at_a_time(fitter):
     with pytest.raises(RuntimeError, match="in flight"):
         fitter.submit(items, mask, data, items.reshape(-1, 6))
     fitter.result()
+
+
+def test_the_worker_is_out_of_reach_of_the_terminals_ctrl_c(fitter):
+    """Ctrl-C goes to the caller, which stops the worker itself; a worker hit while importing torch would print a
+    traceback beside the clean 'stopped' line."""
+    assert os.getpgid(fitter._proc.pid) != os.getpgid(0)

@@ -75,3 +75,25 @@ def test_bench_refuses_a_label_halving_that_is_not_positive_before_starting_any_
     code, err = run_cli(capsys, "bench", "--label-halving", "-1", "--work", str(work), "--results", str(tmp_path / "r"))
     assert_one_line_error(code, err, "--label-halving", "halving time must be positive")
     assert not work.exists()
+
+
+@pytest.mark.parametrize("after_s", [1.0, 6.0])  # while a command imports torch; once the run is under way
+def test_ctrl_c_at_any_moment_stops_with_one_line_and_no_traceback(tmp_path, after_s):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["train", "--env", "Hopper-v5", "--timesteps", "200000", "--labels", "100", "--quiet"]
+    run = subprocess.Popen(
+        [sys.executable, "-m", "prefrl", *args, "--out", str(tmp_path / "r")],
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job has
+    )
+    time.sleep(after_s)
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130
+    assert "Traceback" not in err and "stopped" in err

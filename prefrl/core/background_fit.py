@@ -102,6 +102,7 @@ class BackgroundFitter:
             pass_fds=(to_child[0], from_child[1]),
             stdin=subprocess.DEVNULL,
             env=_child_env(),
+            process_group=0,  # out of reach of the terminal's Ctrl-C, even while it imports torch; the caller stops it
         )
         os.close(to_child[0])
         os.close(from_child[1])  # so recv() sees EOF if the worker dies
