@@ -729,9 +729,8 @@ class _LoopCallback(BaseCallback):
 
     def evaluate(self, model: PPO, timesteps: int) -> None:
         """True return of the deterministic policy on separate episodes; then a metrics row, plot and checkpoint."""
-        if (
-            self.t.learned
-        ):  # accuracy and the checkpoint are of the model the next rollout gets; the last, of all labels
+        # accuracy and the checkpoint are of the model the next rollout gets; the last, of all labels
+        if self.t.learned:
             self.t.install_refit(due_only=timesteps < self.t.config.timesteps)
         started = time.perf_counter()
         train_env = model.get_env()
