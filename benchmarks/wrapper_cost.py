@@ -2,10 +2,12 @@
 
     python benchmarks/wrapper_cost.py
 
-Steps VecNormalize(DummyVecEnv(Hopper-v5)) with fixed random actions, once plain (the true-reward arm) and once with
-`LearnedRewardVecEnv` as a preference run has it: the ensemble's prediction, segment cutting, the MuJoCo state
-recorded for re-rendering. Prints microseconds a step for each (twice, alternating) and the timed parts: what is
-left over is the wrapper's own, untimed work. Run it on an otherwise idle machine.
+Steps VecNormalize(DummyVecEnv(Hopper-v5)) with fixed random actions: plain (the true-reward arm); with
+`LearnedRewardVecEnv` predicting at every step (sessions 1-12); and deferred, as a preference run has it since
+session 13 (a reward of 0 at each step, then each 512-step rollout predicted in one batch and scaled by
+`RolloutRewardNormalize`). The wrapped runs cut segments and record the MuJoCo state for re-rendering. Prints
+microseconds a step for each (twice, alternating) and the timed parts: what is left over is the wrapper's own,
+untimed work. Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from prefrl.control.segments import SegmentBuffer, SegmentCutter
 from prefrl.control.trainer import make_env
-from prefrl.control.wrappers import LearnedRewardVecEnv
+from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize
 from prefrl.core.reward import RewardEnsemble
 
-STEPS = 20_000
+STEPS = 20_480
+ROLLOUT = 512
+MODES = ("plain", "per step", "deferred")
 
 
-def pace(wrapped: bool) -> tuple[float, dict[str, float]]:
+def pace(mode: str) -> tuple[float, dict[str, float]]:
     venv = DummyVecEnv([lambda: make_env("Hopper-v5", record_state=False)])
     venv.seed(0)
     timers = {"predict": 0.0, "cut segments": 0.0}
+    wrapped = mode != "plain"
     if wrapped:
         ensemble = RewardEnsemble(14, seed=0)
         cutter, buffer = SegmentCutter(1, 60), SegmentBuffer(3000)
@@ -42,22 +48,31 @@ def pace(wrapped: bool) -> tuple[float, dict[str, float]]:
             buffer.extend(cutter.add(obs, actions, rewards, dones, infos))
             timers["cut segments"] += time.perf_counter() - start
 
-        venv = LearnedRewardVecEnv(venv, reward, on_step, alive_bonus=0.5, record_state=True)
-    env = VecNormalize(venv, gamma=0.999)
+        defer = mode == "deferred"
+        reward_env = LearnedRewardVecEnv(venv, reward, on_step, alive_bonus=0.5, record_state=True, defer=defer)
+    env = (
+        RolloutRewardNormalize(reward_env, gamma=0.999)
+        if mode == "deferred"
+        else VecNormalize(venv if not wrapped else reward_env, gamma=0.999)
+    )
     env.reset()
     actions = np.random.default_rng(0).uniform(-1, 1, size=(STEPS, 1, 3)).astype(np.float32)
     start = time.perf_counter()
-    for action in actions:
+    for i, action in enumerate(actions):
         env.step(action)
+        if mode == "deferred" and (i + 1) % ROLLOUT == 0:
+            rewards, dones = reward_env.take_rollout()
+            env.scale_rollout(rewards, dones)
     total = time.perf_counter() - start
     return total / STEPS * 1e6, {k: v / STEPS * 1e6 for k, v in timers.items()}
 
 
 def main() -> None:
-    for wrapped in (False, True, False, True):
-        us, parts = pace(wrapped)
-        detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items()) if wrapped else ""
-        print(f"{'learned reward' if wrapped else 'plain':>14}: {us:6.1f} us a step  {detail}")
+    torch.set_num_threads(1)  # as a run has it (--threads)
+    for mode in MODES * 2:
+        us, parts = pace(mode)
+        detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items()) if mode != "plain" else ""
+        print(f"{mode:>9}: {us:6.1f} us a step  {detail}")
 
 
 if __name__ == "__main__":

@@ -2,12 +2,15 @@
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from prefrl.control.trainer import make_env
-from prefrl.control.wrappers import LearnedRewardVecEnv
+from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 
 
 class ScrambledReward(gym.Wrapper):
@@ -19,33 +22,78 @@ class ScrambledReward(gym.Wrapper):
 
 
 def fixed_reward(features):
-    return np.tanh(features @ np.linspace(-1, 1, features.shape[1])).astype(np.float32)
+    """Elementwise arithmetic (no SIMD transcendental), so a row's reward is the same bit for bit whether it is
+    computed alone or in a batch."""
+    x = (0.3 * features[:, 0] - features[:, 1] + 0.1 * features[:, -1]).astype(np.float32)
+    return x / (1 + np.abs(x))
 
 
-def learned_env(scramble: bool, seen: list):
+class RewardAtRolloutEnd(BaseCallback):
+    """What the trainer does with a deferred reward: fill it in once the rollout is complete."""
+
+    def __init__(self, reward_env, normalize):
+        super().__init__()
+        self.reward_env, self.normalize = reward_env, normalize
+
+    def _on_step(self):
+        return True
+
+    def _on_rollout_end(self):
+        loc = self.locals
+        fill_rollout_rewards(loc["rollout_buffer"], self.reward_env, self.normalize, loc["values"], loc["dones"])
+
+
+def learned_env(scramble: bool, seen: list, defer: bool, env_id="HalfCheetah-v5", n_envs=1, **make_kwargs):
     def make():
-        env = make_env("HalfCheetah-v5")
+        env = Monitor(gym.make(env_id, **make_kwargs))
         return ScrambledReward(env) if scramble else env
 
-    venv = DummyVecEnv([make])
+    venv = DummyVecEnv([make] * n_envs)
     venv.seed(0)
-    return VecNormalize(LearnedRewardVecEnv(venv, fixed_reward, on_step=lambda *a: seen.append(a[2].copy())))
+    reward_env = LearnedRewardVecEnv(venv, fixed_reward, on_step=lambda *a: seen.append(a[2].copy()), defer=defer)
+    if defer:
+        normalize = RolloutRewardNormalize(reward_env, gamma=0.99)
+        return normalize, RewardAtRolloutEnd(reward_env, normalize)
+    return VecNormalize(reward_env, gamma=0.99), None
 
 
-def train_params(scramble: bool):
+def train_params(scramble: bool, defer: bool = True, env_id="HalfCheetah-v5", rollouts=2, n_envs=1, **make_kwargs):
     seen: list = []
-    model = PPO("MlpPolicy", learned_env(scramble, seen), n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
-    model.learn(256)
+    venv, callback = learned_env(scramble, seen, defer, env_id, n_envs, **make_kwargs)
+    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
+    model.learn(128 * n_envs * rollouts, callback=callback)
     params = torch.cat([p.detach().flatten() for p in model.policy.parameters()])
-    return params, model.rollout_buffer.rewards.copy(), np.concatenate(seen)
+    return params, model.rollout_buffer, np.concatenate(seen), venv
 
 
-def test_policy_trained_on_learned_reward_is_identical_whatever_the_true_reward():
-    params_a, rewards_a, true_a = train_params(scramble=False)
-    params_b, rewards_b, true_b = train_params(scramble=True)
+@pytest.mark.parametrize("defer", [True, False], ids=["reward after the rollout", "reward at each step"])
+def test_policy_trained_on_learned_reward_is_identical_whatever_the_true_reward(defer):
+    params_a, buffer_a, true_a, _ = train_params(scramble=False, defer=defer)
+    params_b, buffer_b, true_b, _ = train_params(scramble=True, defer=defer)
     assert not np.allclose(true_a, true_b)  # the hidden true rewards really differed...
-    assert np.array_equal(rewards_a, rewards_b)  # ...but PPO's rollout rewards did not
+    assert np.array_equal(buffer_a.rewards, buffer_b.rewards)  # ...but PPO's rollout rewards did not
     assert torch.equal(params_a, params_b)  # and nothing PPO optimised changed
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+def test_a_reward_filled_in_after_the_rollout_trains_ppo_exactly_as_one_given_at_each_step(n_envs):
+    # Hopper falls (terminations) and a 60-step limit truncates, where SB3 bootstraps with the final value
+    runs = [train_params(False, defer, "Hopper-v5", 3, n_envs, max_episode_steps=60) for defer in (True, False)]
+    (params_d, buffer_d, true_d, venv_d), (params_s, buffer_s, true_s, venv_s) = runs
+    assert np.array_equal(true_d, true_s)  # the same steps...
+    for name in ("rewards", "returns", "advantages"):
+        assert np.array_equal(getattr(buffer_d, name), getattr(buffer_s, name)), name
+    assert torch.equal(params_d, params_s)  # ...and the same policy
+    assert venv_d.ret_rms.mean == venv_s.ret_rms.mean and venv_d.ret_rms.var == venv_s.ret_rms.var
+    assert np.array_equal(venv_d.rollout_returns, venv_s.returns)
+
+
+def test_the_rollout_normaliser_pickles_as_a_plain_vecnormalize(tmp_path):
+    *_, venv = train_params(False, defer=True, rollouts=1)
+    venv.save(str(tmp_path / "vecnormalize.pkl"))
+    loaded = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), DummyVecEnv([lambda: gym.make("HalfCheetah-v5")]))
+    assert type(loaded) is VecNormalize and loaded.norm_reward  # what the rewards PPO learned from went through
+    assert loaded.ret_rms.var == venv.ret_rms.var and np.array_equal(loaded.obs_rms.mean, venv.obs_rms.mean)
 
 
 def test_wrapper_returns_predicted_reward_and_keeps_true_reward_in_info():

@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3 import PPO
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.monitor import Monitor
@@ -28,7 +29,7 @@ from prefrl.control import run_folder as rf
 from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.ppo_config import PPOConfig, env_family
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
-from prefrl.control.wrappers import LearnedRewardVecEnv, StateInInfo
+from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, StateInInfo, fill_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
@@ -95,8 +96,9 @@ class TrainConfig:
     refit_lag: int = 0
     """Rollouts PPO goes on with the old reward model after an ask. Every refit runs in a worker process; with 0 the
     new model rewards the very next rollout, as a refit in the training process would, and the worker overlaps
-    PPO's update of the rollout just collected. A lag of k overlaps k rollouts as well, in the spirit of the paper's
-    asynchronous trainer, but on Hopper-v5 a lag of 2 left all five seeds tried far behind (benchmarks/README.md).
+    PPO's update of the rollout just collected and the next rollout itself (whose reward is predicted when it
+    ends). A lag of k overlaps k rollouts more, in the spirit of the paper's asynchronous trainer, but on Hopper-v5
+    a lag of 2 left all five seeds tried far behind (benchmarks/README.md).
     The new model is put in use at a point fixed by the step count (the next ask, if sooner), so a run's course
     depends on this lag and never on how fast the worker was."""
     buffer_size: int = 2000
@@ -305,7 +307,7 @@ class Trainer:
         self.wall_offset = 0.0
         self.refit_seconds = 0.0  # choosing queries, labelling (synthetic teachers), refitting or waiting for one
         self.fit_seconds = 0.0  # fitting the reward model, in this process or the worker
-        self.reward_step_seconds = 0.0  # predicting the reward and cutting segments at every environment step
+        self.reward_step_seconds = 0.0  # predicting each rollout's reward and cutting segments at every step
         self.update_seconds = 0.0  # PPO's gradient updates (both arms): with the next two, where a run's time went
         self.eval_seconds = 0.0  # evaluations, plots and checkpoints
         self._in_refit_timer = False
@@ -315,6 +317,8 @@ class Trainer:
         self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
         self.fitter: BackgroundFitter | None = None  # the process that fits the reward model, started at the first fit
         self._in_flight: _InFlight | None = None
+        self.reward_env: LearnedRewardVecEnv | None = None  # the training env's learned-reward layer (learned runs)
+        self.reward_norm: RolloutRewardNormalize | None = None  # and its reward normalisation, if PPO normalises
         self.rollouts = 0  # PPO rollouts finished in this process: refits in flight are installed by this count
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
@@ -338,13 +342,17 @@ class Trainer:
     def _train_env(self) -> VecNormalize | VecEnv:
         venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=False)])
         venv.seed(self.config.seed)
-        if self.learned:  # segments need the MuJoCo state to re-render; the wrapper records it
-            venv = LearnedRewardVecEnv(
-                venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus, record_state=True
-            )
+        if not self.learned:
+            return VecNormalize(venv, gamma=self.config.ppo.gamma) if self.config.ppo.normalize else venv
+        # segments need the MuJoCo state to re-render; the wrapper records it. The reward of a rollout is predicted
+        # in one batch once it ends (reward_rollout), with the reward model in use from the rollout's start
+        self.reward_env = LearnedRewardVecEnv(
+            venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus, record_state=True, defer=True
+        )
         if self.config.ppo.normalize:
-            venv = VecNormalize(venv, gamma=self.config.ppo.gamma)
-        return venv
+            self.reward_norm = RolloutRewardNormalize(self.reward_env, gamma=self.config.ppo.gamma)
+            return self.reward_norm
+        return self.reward_env
 
     def _eval_env(self) -> VecEnv:
         # one env per evaluation episode, stepped together, so the policy runs batched
@@ -355,10 +363,14 @@ class Trainer:
         return venv
 
     def _predicted_reward(self, features: np.ndarray) -> np.ndarray:
+        return self.ensemble.predict(features, keep_level=self.keep_level)
+
+    def reward_rollout(self, buffer: RolloutBuffer, last_values: torch.Tensor, dones: np.ndarray) -> None:
+        """The rollout just collected gets its learned reward, predicted in one batch (see `fill_rollout_rewards`)."""
         start = time.perf_counter()
-        reward = self.ensemble.predict(features, keep_level=self.keep_level)
+        assert self.reward_env is not None, "reward_rollout is for learned-reward runs"
+        fill_rollout_rewards(buffer, self.reward_env, self.reward_norm, last_values, dones)
         self.reward_step_seconds += time.perf_counter() - start
-        return reward
 
     def _on_env_step(self, obs, actions, true_rewards, dones, infos) -> None:  # type: ignore[no-untyped-def]
         start = time.perf_counter()
@@ -689,8 +701,6 @@ class _LoopCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         self._end_update()
-        if self.t.learned:  # a refit asked for after the last rollout has had PPO's update to run in
-            self.t.install_refit(due_only=True)
 
     def _on_training_end(self) -> None:
         self._end_update()
@@ -708,6 +718,10 @@ class _LoopCallback(BaseCallback):
         """Labels first, then (on schedule) evaluation, so each metrics row counts the labels given so far (with
         refit_lag > 0 the reward PPO trains on may not have the last ask's yet)."""
         if self.t.learned:
+            # a refit asked for after the last rollout has had PPO's update and this rollout to run in; it rewards
+            # this rollout, as it would have had it been put in use when the rollout started
+            self.t.install_refit(due_only=True)
+            self.t.reward_rollout(self.locals["rollout_buffer"], self.locals["values"], self.locals["dones"])
             self.t.rollouts += 1
             asked = self.t.labels_asked()
             owed = self.t.schedule.due(self.num_timesteps) - asked

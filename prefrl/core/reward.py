@@ -126,6 +126,8 @@ class RewardEnsemble:
 
     pack_below = 0.9
     """Score only valid steps when fewer than this share of a batch's steps are valid."""
+    torch_from = 64
+    """predict() runs in torch from this many rows on, in numpy below."""
 
     def __init__(self, in_dim: int, config: RewardConfig | None = None, seed: int = 0, device: str = "cpu") -> None:
         self.config = config or RewardConfig()
@@ -161,17 +163,26 @@ class RewardEnsemble:
         per-step offset when clips have equal length, but can when they don't (an episode that ended early), and
         that learned level is what makes staying alive worth something; zeroing it would throw it away.
 
-        Called once per environment step, so it runs in numpy on a fused copy of the weights (see `_fuse`): three
-        small matmuls cost a few microseconds, where the same in torch costs a millisecond of dispatch overhead.
+        It runs on a fused copy of the weights (see `_fuse`): in numpy for a few steps, where three small matmuls
+        cost microseconds and torch's dispatch would cost more; in torch for batches (a rollout's worth), where
+        numpy's BLAS threads crowd the other core that PPO and the fit worker share.
         """
         if self._snapshot is None:
             self._snapshot = self._fuse()
         layers, out, level_bias, zeroed_bias = self._snapshot
+        bias = level_bias if keep_level else zeroed_bias
         h = np.asarray(features, dtype=np.float32)
+        if len(h) >= self.torch_from:
+            with torch.no_grad():
+                t = torch.from_numpy(np.ascontiguousarray(h))
+                for a, c in layers:
+                    t = torch.addmm(torch.from_numpy(c), t, torch.from_numpy(a))
+                    t = torch.maximum(t, 0.01 * t)
+                return (t @ torch.from_numpy(out))[:, 0].numpy() + bias
         for a, c in layers:
             h = h @ a + c
             h = np.maximum(h, 0.01 * h)  # leaky ReLU (slope < 1)
-        return (h @ out + (level_bias if keep_level else zeroed_bias))[:, 0]
+        return (h @ out + bias)[:, 0]
 
     def _fuse(self) -> tuple:
         """All members as one network: inputs standardised inside the first layer, hidden layers side by side (block
