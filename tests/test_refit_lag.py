@@ -18,12 +18,12 @@ def watched_run(folder, lag):
         eval_freq=2048, eval_episodes=1, progress=False, ppo=PPOConfig(n_steps=256, batch_size=64, n_epochs=2),
     )  # fmt: skip
     trainer = Trainer(config, folder)
-    seen: dict[int, set[int]] = {}  # rollouts finished -> fit counts of the models that rewarded the next rollout
+    seen: dict[int, list[tuple[int, int]]] = {}  # rollouts finished -> (model's fit count, steps) of each prediction
     asks: list[tuple[int, int | None]] = []  # (rollouts finished, lag asked for; None: fitted at once)
     predict, query = trainer._predicted_reward, trainer.query
 
     def watched_predict(features):
-        seen.setdefault(trainer.rollouts, set()).add(trainer.ensemble.fits)
+        seen.setdefault(trainer.rollouts, []).append((trainer.ensemble.fits, len(features)))
         return predict(features)
 
     def watched_query(n, lag=None):
@@ -44,8 +44,10 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("lag", [0, 2])
 def test_a_new_reward_model_rewards_ppo_from_the_rollout_lag_rollouts_after_the_ask(runs, lag):
     seen, asks, reward = runs[lag]
-    assert all(len(fits) == 1 for fits in seen.values()), "the reward model changed within a rollout"
-    model = {r: fits.pop() for r, fits in seen.items()}
+    # the next rollout is rewarded once it is complete: all its 256 steps in one prediction by one model
+    assert all(len(calls) == 1 and calls[0][1] == 256 for calls in seen.values()), seen
+    assert sorted(seen) == list(range(16))
+    model = {r: calls[0][0] for r, calls in seen.items()}
     assert asks[0] == (0, None) and model[0] == 1  # the up-front labels are fitted before PPO starts
     middle = [(r, a) for r, a in asks[1:] if r < 16]  # 16 rollouts of 256 steps: the last ask comes after the last
     assert len(middle) == 2 and all(a == lag for _, a in middle)

@@ -50,7 +50,14 @@ def learned_env(scramble: bool, seen: list, defer: bool, env_id="HalfCheetah-v5"
 
     venv = DummyVecEnv([make] * n_envs)
     venv.seed(0)
-    reward_env = LearnedRewardVecEnv(venv, fixed_reward, on_step=lambda *a: seen.append(a[2].copy()), defer=defer)
+
+    def on_step(obs, actions, true_rewards, dones, infos):
+        seen.append(true_rewards.copy())
+        truncations.extend(info.get("TimeLimit.truncated", False) for info in infos)
+
+    truncations: list = []
+    reward_env = LearnedRewardVecEnv(venv, fixed_reward, on_step=on_step, defer=defer)
+    reward_env.truncations = truncations
     if defer:
         normalize = RolloutRewardNormalize(reward_env, gamma=0.99)
         return normalize, RewardAtRolloutEnd(reward_env, normalize)
@@ -77,15 +84,40 @@ def test_policy_trained_on_learned_reward_is_identical_whatever_the_true_reward(
 
 @pytest.mark.parametrize("n_envs", [1, 2])
 def test_a_reward_filled_in_after_the_rollout_trains_ppo_exactly_as_one_given_at_each_step(n_envs):
-    # Hopper falls (terminations) and a 60-step limit truncates, where SB3 bootstraps with the final value
-    runs = [train_params(False, defer, "Hopper-v5", 3, n_envs, max_episode_steps=60) for defer in (True, False)]
+    # Hopper falls (terminations) and a 30-step limit truncates, where SB3 bootstraps with the final value
+    runs = [train_params(False, defer, "Hopper-v5", 3, n_envs, max_episode_steps=30) for defer in (True, False)]
     (params_d, buffer_d, true_d, venv_d), (params_s, buffer_s, true_s, venv_s) = runs
     assert np.array_equal(true_d, true_s)  # the same steps...
+    assert any(venv_d.venv.truncations) and buffer_d.episode_starts[1:].any()  # truncations and episode ends
     for name in ("rewards", "returns", "advantages"):
         assert np.array_equal(getattr(buffer_d, name), getattr(buffer_s, name)), name
     assert torch.equal(params_d, params_s)  # ...and the same policy
     assert venv_d.ret_rms.mean == venv_s.ret_rms.mean and venv_d.ret_rms.var == venv_s.ret_rms.var
     assert np.array_equal(venv_d.rollout_returns, venv_s.returns)
+
+
+@pytest.mark.parametrize("n_envs", [1, 2])
+@pytest.mark.parametrize("training, norm_reward", [(True, True), (False, True), (True, False)])
+def test_scaling_a_rollout_at_its_end_matches_vecnormalize_step_by_step(n_envs, training, norm_reward):
+    rng = np.random.default_rng(0)
+    rewards = rng.normal(1.0, 3.0, size=(300, n_envs)).astype(np.float32)
+    dones = rng.random((300, n_envs)) < 0.05
+    envs = [DummyVecEnv([lambda: gym.make("Hopper-v5")] * n_envs) for _ in range(2)]
+    deferred, stepwise = RolloutRewardNormalize(envs[0], gamma=0.99), VecNormalize(envs[1], gamma=0.99)
+    for norm in (deferred, stepwise):
+        norm.ret_rms.mean, norm.ret_rms.var, norm.ret_rms.count = np.float64(2.0), np.float64(5.0), 40.0
+        norm.training, norm.norm_reward = training, norm_reward
+    expected = []
+    for r, d in zip(rewards, dones):  # what VecNormalize.step_wait does with each step's reward
+        if training:
+            stepwise._update_reward(r)
+        expected.append(stepwise.normalize_reward(r))
+        stepwise.returns[d] = 0
+    scaled = deferred.scale_rollout(rewards, dones)
+    assert scaled.dtype == np.float32 and np.array_equal(scaled, np.stack(expected))
+    assert deferred.ret_rms.mean == stepwise.ret_rms.mean and deferred.ret_rms.var == stepwise.ret_rms.var
+    assert deferred.ret_rms.count == stepwise.ret_rms.count == (40.0 + 300 * n_envs if training else 40.0)
+    assert np.array_equal(deferred.rollout_returns, stepwise.returns)
 
 
 def test_the_rollout_normaliser_pickles_as_a_plain_vecnormalize(tmp_path):

@@ -106,7 +106,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             "averaged; a seed whose baseline stayed low weighs heavily in it, which the ratio of the two means "
             "(mean preference return / mean true-reward return) does not let it do. Wall-clock ratio compares the "
             "two runs' total times; the learned reward's share is the part of the preference run's time spent "
-            "choosing queries, labelling and refitting, and predicting the reward and cutting clips at every step "
+            "choosing queries, labelling and refitting, and predicting the reward and cutting clips "
             "(runs from before these were logged show -). Only seeds whose "
             "preference and true-reward runs have both finished count.",
             "",

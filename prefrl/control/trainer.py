@@ -345,7 +345,7 @@ class Trainer:
         if not self.learned:
             return VecNormalize(venv, gamma=self.config.ppo.gamma) if self.config.ppo.normalize else venv
         # segments need the MuJoCo state to re-render; the wrapper records it. The reward of a rollout is predicted
-        # in one batch once it ends (reward_rollout), with the reward model in use from the rollout's start
+        # in one batch once it ends (reward_rollout), after any refit due for it is put in use
         self.reward_env = LearnedRewardVecEnv(
             venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus, record_state=True, defer=True
         )
@@ -536,7 +536,7 @@ class Trainer:
 
     def install_refit(self, due_only: bool = False) -> None:
         """Put the fit in flight into the reward PPO sees, waiting for the worker if it is not done; with `due_only`,
-        only once its lag is over (checked before each rollout, and before evaluations)."""
+        only once its lag is over (checked when each rollout ends, before it is rewarded, and before evaluations)."""
         job = self._in_flight
         if job is None or (due_only and self.rollouts < job.install_at):
             return

@@ -68,6 +68,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
             self._mujoco = [env.unwrapped for env in venv.envs]  # type: ignore[attr-defined]
 
     def reset(self) -> np.ndarray:  # type: ignore[override]
+        self._features, self._dones = [], []  # a rollout cut short is not rewarded
         self._obs = self.venv.reset()  # type: ignore[assignment]
         return self._obs  # type: ignore[return-value]
 
@@ -139,7 +140,7 @@ class RolloutRewardNormalize(VecNormalize):
 
     def scale_rollout(self, rewards: np.ndarray, dones: np.ndarray) -> np.ndarray:
         """(steps, n_envs) rewards and dones in step order -> the normalised rewards, float32, updating ret_rms."""
-        if self.num_envs == 1 and self.training:
+        if self.num_envs == 1 and self.training and self.norm_reward:
             return self._scale_one_env(rewards, dones)
         out = np.empty(rewards.shape, dtype=np.float32)
         for t in range(len(rewards)):
@@ -168,7 +169,7 @@ class RolloutRewardNormalize(VecNormalize):
                 ret = 0.0
         self.ret_rms.mean, self.ret_rms.var, self.ret_rms.count = np.float64(mean), np.float64(var), count
         self.rollout_returns[0] = ret
-        scaled = rewards[:, 0] / np.sqrt(variances + self.epsilon)
+        scaled = rewards[:, 0] / np.sqrt(variances + self.epsilon)  # float64, as NumPy 2 divides float32 by it
         return np.clip(scaled, -self.clip_reward, self.clip_reward).astype(np.float32)[:, None]
 
     def __reduce_ex__(self, protocol):  # type: ignore[no-untyped-def]
