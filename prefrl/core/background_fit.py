@@ -83,11 +83,19 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
         return
 
 
+HEAP_KEEPING = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
+"""glibc malloc settings for the worker: keep tensors of up to 32 MiB on the heap and freed memory in the process.
+A fit step allocates and frees activations of about 1 MB each; with glibc's defaults each one came back from the
+kernel as fresh pages, ~200 page faults a step, and the same fit (bit for bit) ran 15-20% slower (HalfCheetah-sized
+fit, benchmarks/README.md, session 14). Elsewhere than glibc these names mean nothing and are ignored."""
+
+
 def _child_env() -> dict[str, str]:
-    """This environment, with prefrl importable even where the caller put it on sys.path by hand."""
+    """This environment, with prefrl importable even where the caller put it on sys.path by hand, and the
+    allocator settings of `HEAP_KEEPING` unless the caller chose its own."""
     root = str(Path(__file__).resolve().parents[2])
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": root if not path else root + os.pathsep + path}
+    return {**HEAP_KEEPING, **os.environ, "PYTHONPATH": root if not path else root + os.pathsep + path}
 
 
 class BackgroundFitter:
