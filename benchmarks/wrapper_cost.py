@@ -4,7 +4,7 @@
 
 Steps VecNormalize(DummyVecEnv(Hopper-v5)) with fixed random actions: plain (the true-reward arm); with
 `LearnedRewardVecEnv` predicting at every step (sessions 1-12); and deferred, as a preference run has it since
-session 13 (a reward of 0 at each step, then each 512-step rollout predicted in one batch and scaled by
+session 13 (a reward of 0 at each step, then each 2,048-step rollout, Hopper's, predicted in one batch and scaled by
 `RolloutRewardNormalize`). The wrapped runs cut segments and record the MuJoCo state for re-rendering. Prints
 microseconds a step for each (twice, alternating) and the timed parts: what is left over is the wrapper's own,
 untimed work. Run it on an otherwise idle machine.
@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+from prefrl.control.ppo_config import ppo_config_for
 from prefrl.control.segments import SegmentBuffer, SegmentCutter
 from prefrl.control.trainer import make_env
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize
 from prefrl.core.reward import RewardEnsemble
 
 STEPS = 20_480
-ROLLOUT = 512
+ROLLOUT = ppo_config_for("Hopper-v5").n_steps
 MODES = ("plain", "per step", "deferred")
 
 
