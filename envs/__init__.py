@@ -16,6 +16,7 @@ ENVS = {
     # novel behaviours with a scripted oracle
     "prefrl/HopperBackflip-v1": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v2": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v3": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
@@ -24,6 +25,7 @@ ENVS = {
 KWARGS = {
     "prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False},
     "prefrl/HopperBackflip-v2": {"shaped": True},
+    "prefrl/HopperBackflip-v3": {"shaped": True, "ground_share": 0.5},
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 

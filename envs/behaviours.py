@@ -16,6 +16,11 @@ HopperBackflip-v2 (session 9; not yet benchmarked): v1 shaped the way a person c
     the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0 past 90
     degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores about
     6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back about 1.
+HopperBackflip-v3 (session 14; not yet benchmarked): v2, with backward rotation on the floor paid at half rate, up
+    to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the hopper first turns in the
+    air, so a preference run's labels carry no signal and it never starts; here leaning and falling backwards beats
+    standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned 1.8), and only a flight
+    that turns in the air and lands pays more. A turn must still be made in the air (at least half) to be judged.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -37,14 +42,16 @@ CLEARANCE = 0.02
 
 
 def make_counter(
-    pitch: float, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False
+    pitch: float, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False, ground_share: float = 0.0
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
-    shaped=True), starting from the torso pitch at reset."""
+    shaped=True; v3: shaped=True, ground_share=0.5), starting from the torso pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
-        return ShapedBackflipCounter(pitch, landing_bonus)
+        return ShapedBackflipCounter(pitch, landing_bonus, ground_share)
+    if ground_share:
+        raise ValueError("ground_share is the shaped oracle's (v3's): pass shaped=True with it")
     return BackflipCounter(pitch, landing_bonus, air_only)
 
 
@@ -107,13 +114,16 @@ class ShapedBackflipCounter:
       landing bonus is paid over JUDGED_STEPS steps from the touch-down, in proportion to `uprightness` at each, so a
       near-landing beats a crash, and sticking the landing beats touching down upright and falling over.
     - Forward rotation counts against, except where it takes back over-rotation that was never paid.
+    - Backward rotation on the floor pays `ground_share` of the rate in the air (v2: 0, v3: 0.5), under the same cap;
+      it does not count towards the half turn a flight needs to be judged.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
-    def __init__(self, pitch: float, landing_bonus: float = 5.0) -> None:
+    def __init__(self, pitch: float, landing_bonus: float = 5.0, ground_share: float = 0.0) -> None:
         self.start = self.last = pitch
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
+        self.ground_share = ground_share
         self.flight = 0.0  # paid rotation in the current flight
         self.credit = 0.0  # over-rotation past the last cap that was never paid
         self.judging = 0  # steps of landing grading left
@@ -131,8 +141,9 @@ class ShapedBackflipCounter:
             taken = min(self.credit, -delta)
             self.credit -= taken
             delta += taken
-        reward = delta if (airborne or delta < 0) else 0.0
-        self.flight += reward
+        in_air = airborne or delta < 0  # forward rotation counts against anywhere, as rotation in the air does
+        reward = delta if in_air else self.ground_share * delta
+        self.flight += delta if in_air else 0.0
         if self.was_airborne and not airborne:  # touch-down
             progress = self.progress(pitch)
             turns = math.floor(progress + 0.25)  # judged within 90 degrees of a completed turn
@@ -154,16 +165,25 @@ def backflip_rewards(
 ) -> np.ndarray:
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
-    air_only=False; v2: shaped=True)."""
+    air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
 
 
 class HopperBackflip(HopperEnv):
-    def __init__(self, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(  # type: ignore[no-untyped-def]
+        self,
+        landing_bonus: float = 5.0,
+        air_only: bool = True,
+        shaped: bool = False,
+        ground_share: float = 0.0,
+        **kwargs,
+    ) -> None:
         super().__init__(terminate_when_unhealthy=False, **kwargs)
         self._oracle = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
+        if ground_share:  # v3's; earlier versions' settings stay as they were recorded
+            self._oracle["ground_share"] = ground_share
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 

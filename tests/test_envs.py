@@ -83,10 +83,11 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2, 3)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
+    assert registered[3] == {"landing_bonus": 5.0, "air_only": True, "shaped": True, "ground_share": 0.5}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -154,6 +155,33 @@ def test_backflip_v2_does_not_charge_straightening_up_from_over_rotation_it_neve
     assert _v2(*_flight_and_landing(1.1, straighten), **rotation_only) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="air_only"):
         backflip_rewards(_flip(), np.full(40, 1.25), shaped=True, air_only=False)
+
+
+def _v3(pitch, height, air) -> float:
+    return float(backflip_rewards(pitch, height, air, shaped=True, ground_share=0.5).sum())
+
+
+def test_backflip_v3_pays_backward_rotation_on_the_floor_at_half_rate_up_to_one_turn():
+    floor = np.zeros(80, dtype=bool)
+    up, lying = np.full(80, 1.25), np.full(80, 0.3)
+    standing = _v3(np.zeros(80), up, floor)
+    fell_back = _v3(np.linspace(0, -math.pi / 2, 80), np.linspace(1.25, 0.3, 80), floor)  # a quarter turn
+    tumbled = _v3(np.linspace(0, -1.8 * 2 * math.pi, 80), lying, floor)  # v0's optimum: 1.8 turns on the floor
+    crashed = _v3(*_flight_and_landing(1.0, after_height=np.full(30, 0.3)))
+    landed = _v3(*_flight_and_landing(1.0))
+    assert standing == pytest.approx(0.0)
+    assert fell_back == pytest.approx(0.125)
+    assert tumbled == pytest.approx(0.5)  # capped at the next whole turn, and no landing: a turn needs a flight
+    # the flight is paid as v2 pays it, and the touch-down step's rotation, on the floor, at half rate
+    assert landed == pytest.approx(_v2(*_flight_and_landing(1.0)) + 0.5 / 39)
+    assert landed > crashed > tumbled > fell_back > standing
+
+
+def test_backflip_v3_pays_nothing_for_rocking_the_torso_back_and_forth_on_the_floor():
+    rock = np.tile(np.r_[np.linspace(0, -0.5, 10), np.linspace(-0.5, 0, 10)[1:]], 20)
+    assert _v3(rock, np.full(len(rock), 1.25), np.zeros(len(rock), dtype=bool)) <= 1e-9
+    with pytest.raises(ValueError, match="shaped"):
+        backflip_rewards(_flip(), np.full(40, 1.25), ground_share=0.5)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
