@@ -21,8 +21,8 @@ makes both runs of a pair plot about twice as often as alone (a plot costs ~0.3 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
+import math
 import os
 import signal
 import subprocess
@@ -30,6 +30,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from prefrl.bench.report import final_return
+from prefrl.control.run_folder import read_metrics
 
 
 def descendants(pid: int) -> list[int]:
@@ -134,14 +137,6 @@ def interleave(arms: list[Arm], slice_s: float, log: Path) -> None:
             arm.kill()
 
 
-def final_return(folder: Path) -> float:
-    """Mean true return of the run's last three evaluations."""
-    with (folder / "metrics.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    last = [float(r["true_return_mean"]) for r in rows[-3:]]
-    return sum(last) / len(last)
-
-
 def pair_commands(args: argparse.Namespace, seed: int) -> list[Arm]:
     base = [sys.executable, "-m", "prefrl", "train", "--quiet", "--env", args.env, "--seed", str(seed)]
     base += ["--timesteps", str(args.timesteps)]
@@ -198,8 +193,8 @@ def main() -> None:
             raise SystemExit(f"seed {seed}: {', '.join(a.name for a in failed)} failed; see {args.work}/s{seed}.log")
         results[str(seed)] = {
             **{a.name: {"seconds": a.seconds, "slices": a.slices, "cpu_seconds": a.cpu_seconds} for a in arms},
-            "return_true": final_return(arms[0].folder),
-            "return_pref": final_return(arms[1].folder),
+            "return_true": final_return(read_metrics(arms[0].folder), math.inf),
+            "return_pref": final_return(read_metrics(arms[1].folder), math.inf),
             "env": args.env,
             "timesteps": args.timesteps,
             "labels": args.labels,
