@@ -16,7 +16,7 @@ HopperBackflip-v2 (session 9; not yet benchmarked): v1 shaped the way a person c
     the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0 past 90
     degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores about
     6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back about 1.
-HopperBackflip-v3 (session 14; not yet benchmarked): v2, with backward rotation on the floor paid at half rate, up
+HopperBackflip-v3 (session 14; 1M steps: both arms jump backwards onto their backs, none lands): v2, with backward rotation on the floor paid at half rate, up
     to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the hopper first turns in the
     air, so a preference run's labels carry no signal and it never starts; here leaning and falling backwards beats
     standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned 1.8), and only a flight
