@@ -17,6 +17,7 @@ ENVS = {
     "prefrl/HopperBackflip-v1": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v2": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v3": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v4": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
@@ -26,6 +27,7 @@ KWARGS = {
     "prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False},
     "prefrl/HopperBackflip-v2": {"shaped": True},
     "prefrl/HopperBackflip-v3": {"shaped": True, "ground_share": 0.5},
+    "prefrl/HopperBackflip-v4": {"shaped": True, "ground_share": 0.5, "judged_steps": 100},
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 

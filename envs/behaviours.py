@@ -10,17 +10,24 @@ HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per 
     when the hopper next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, not
     airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
     backflip that lands scores about 6; tumbling over on the ground scores nothing.
-HopperBackflip-v2 (session 9; not yet benchmarked): v1 shaped the way a person comparing clips would judge.
-    Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more). A flight that turned
-    at least half a turn and comes down within 90 degrees of a completed turn is judged: the bonus of 5 is paid over
-    the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0 past 90
-    degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores about
-    6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back about 1.
-HopperBackflip-v3 (session 14; 1M steps: both arms jump backwards onto their backs, none lands): v2, with backward rotation on the floor paid at half rate, up
-    to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the hopper first turns in the
-    air, so a preference run's labels carry no signal and it never starts; here leaning and falling backwards beats
-    standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned 1.8), and only a flight
-    that turns in the air and lands pays more. A turn must still be made in the air (at least half) to be judged.
+HopperBackflip-v2 (session 9; 1M steps in session 14, no landing): v1 shaped the way a person comparing clips
+    would judge. Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more). A flight
+    that turned at least half a turn and comes down within 90 degrees of a completed turn is judged: the bonus of 5
+    is paid over the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0
+    past 90 degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores
+    about 6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back
+    about 1.
+HopperBackflip-v3 (session 14; 1M steps: both arms jump backwards, none lands): v2, with backward rotation on the
+    floor paid at half rate, up to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the
+    hopper first turns in the air, so a preference run's labels carry no signal and it never starts; here leaning and
+    falling backwards beats standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned
+    1.8), and only a flight that turns in the air and lands pays more. A turn must still be made in the air (at
+    least half) to be judged.
+HopperBackflip-v4 (session 15): v3, with the landing graded over 100 steps (0.8 s) from the touch-down instead of
+    25. On v2 and v3, scripted-reward PPO touched down 0.88 turns round, crouched on its folded leg (torso 0.5-0.7 m
+    up), rocked on over it until the torso stood upright 35-50 steps later, when the 25 steps were over, and tipped
+    on backwards: the grade never saw the hopper come upright, and would not have seen it stand up. Over 0.8 s a
+    crouched landing that rises to standing earns most of the bonus; one that sticks at once still earns the most.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -42,16 +49,22 @@ CLEARANCE = 0.02
 
 
 def make_counter(
-    pitch: float, landing_bonus: float = 5.0, air_only: bool = True, shaped: bool = False, ground_share: float = 0.0
+    pitch: float,
+    landing_bonus: float = 5.0,
+    air_only: bool = True,
+    shaped: bool = False,
+    ground_share: float = 0.0,
+    judged_steps: int | None = None,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
-    shaped=True; v3: shaped=True, ground_share=0.5), starting from the torso pitch at reset."""
+    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100), starting from the torso pitch
+    at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
-        return ShapedBackflipCounter(pitch, landing_bonus, ground_share)
-    if ground_share:
-        raise ValueError("ground_share is the shaped oracle's (v3's): pass shaped=True with it")
+        return ShapedBackflipCounter(pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS)
+    if ground_share or judged_steps:
+        raise ValueError("ground_share and judged_steps are the shaped oracle's (v3's, v4's): pass shaped=True")
     return BackflipCounter(pitch, landing_bonus, air_only)
 
 
@@ -103,7 +116,7 @@ def uprightness(pitch: float, height: float) -> float:
 
 
 JUDGED_STEPS = 25
-"""Steps (0.2 s) from a touch-down over which HopperBackflip-v2 grades the landing."""
+"""Steps (0.2 s) from a touch-down over which HopperBackflip-v2 and v3 grade the landing (v4: 100)."""
 
 
 class ShapedBackflipCounter:
@@ -111,16 +124,20 @@ class ShapedBackflipCounter:
 
     - Rotation in the air counts towards the next whole turn only: over-rotating is no better than one turn.
     - A flight that turned at least half a turn and comes down within 90 degrees of a completed turn is judged: the
-      landing bonus is paid over JUDGED_STEPS steps from the touch-down, in proportion to `uprightness` at each, so a
-      near-landing beats a crash, and sticking the landing beats touching down upright and falling over.
+      landing bonus is paid over `judged_steps` steps from the touch-down (v2, v3: JUDGED_STEPS; v4: 100), in
+      proportion to `uprightness` at each, so a near-landing beats a crash, and sticking the landing beats touching
+      down upright and falling over; the longer window of v4 also pays for getting up after landing crouched.
     - Forward rotation counts against, except where it takes back over-rotation that was never paid.
     - Backward rotation on the floor pays `ground_share` of the rate in the air (v2: 0, v3: 0.5), under the same cap;
       it does not count towards the half turn a flight needs to be judged.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
-    def __init__(self, pitch: float, landing_bonus: float = 5.0, ground_share: float = 0.0) -> None:
+    def __init__(
+        self, pitch: float, landing_bonus: float = 5.0, ground_share: float = 0.0, judged_steps: int = JUDGED_STEPS
+    ) -> None:
         self.start = self.last = pitch
+        self.judged_steps = judged_steps
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
         self.ground_share = ground_share
@@ -149,12 +166,12 @@ class ShapedBackflipCounter:
             turns = math.floor(progress + 0.25)  # judged within 90 degrees of a completed turn
             if turns > self.landed:
                 if self.flight >= 0.5:
-                    self.judging = JUDGED_STEPS
+                    self.judging = self.judged_steps
                 self.credit = max(0.0, min(progress, turns + 1.0) - cap)
                 self.landed = turns
             self.flight = 0.0
         if self.judging:
-            reward += self.landing_bonus / JUDGED_STEPS * uprightness(pitch, height)
+            reward += self.landing_bonus / self.judged_steps * uprightness(pitch, height)
             self.judging -= 1
         self.was_airborne = airborne
         return reward
@@ -165,7 +182,7 @@ def backflip_rewards(
 ) -> np.ndarray:
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
-    air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5)."""
+    air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
@@ -178,12 +195,15 @@ class HopperBackflip(HopperEnv):
         air_only: bool = True,
         shaped: bool = False,
         ground_share: float = 0.0,
+        judged_steps: int | None = None,
         **kwargs,
     ) -> None:
         super().__init__(terminate_when_unhealthy=False, **kwargs)
-        self._oracle = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
+        self._oracle: dict[str, float | bool] = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
         if ground_share:  # v3's; earlier versions' settings stay as they were recorded
             self._oracle["ground_share"] = ground_share
+        if judged_steps:  # v4's
+            self._oracle["judged_steps"] = judged_steps
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 

@@ -83,11 +83,12 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2, 3)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2, 3, 4)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
     assert registered[3] == {"landing_bonus": 5.0, "air_only": True, "shaped": True, "ground_share": 0.5}
+    assert registered[4] == {**registered[3], "judged_steps": 100}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -182,6 +183,29 @@ def test_backflip_v3_pays_nothing_for_rocking_the_torso_back_and_forth_on_the_fl
     assert _v3(rock, np.full(len(rock), 1.25), np.zeros(len(rock), dtype=bool)) <= 1e-9
     with pytest.raises(ValueError, match="shaped"):
         backflip_rewards(_flip(), np.full(40, 1.25), ground_share=0.5)
+
+
+def _v4(pitch, height, air) -> float:
+    return float(backflip_rewards(pitch, height, air, shaped=True, ground_share=0.5, judged_steps=100).sum())
+
+
+def test_backflip_v4_pays_for_getting_up_after_a_crouched_landing_which_v3_hardly_sees():
+    crouched = np.full(120, 0.7)  # lands on its folded leg, torso upright, and stays so
+    rises = np.r_[np.full(30, 0.7), np.linspace(0.7, 1.25, 30), np.full(60, 1.25)]  # then stands up within 0.5 s
+    gain_v4 = _v4(*_flight_and_landing(1.0, after_height=rises, after=120)) - _v4(
+        *_flight_and_landing(1.0, after_height=crouched, after=120)
+    )
+    gain_v3 = _v3(*_flight_and_landing(1.0, after_height=rises, after=120)) - _v3(
+        *_flight_and_landing(1.0, after_height=crouched, after=120)
+    )
+    assert gain_v3 == pytest.approx(0.0)  # its 25 steps are over before the hopper rises
+    assert gain_v4 > 1.5
+    # a landing held upright earns the same bonus whatever the window, and a stuck one still earns the most
+    stuck = _flight_and_landing(1.0, after=120)
+    assert _v4(*stuck) == pytest.approx(_v3(*stuck))
+    assert _v4(*stuck) > _v4(*_flight_and_landing(1.0, after_height=rises, after=120))
+    with pytest.raises(ValueError, match="shaped"):
+        backflip_rewards(_flip(), np.full(40, 1.25), judged_steps=100)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
