@@ -14,7 +14,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from prefrl_envs.behaviours import upright
+from prefrl_envs.behaviours import tilt, upright
 
 import prefrl  # noqa: F401  (registers prefrl/... ids)
 from prefrl.control.watch import rollout_states
@@ -35,14 +35,35 @@ def describe(run: Path, episodes: int) -> str:
         air_a, up_a = np.array(air), np.array(up)
         landings = int(np.sum(~air_a[1:] & air_a[:-1]))  # steps where the hopper touched down
         turns = -(qpos[-1, 2] - qpos[0, 2]) / (2 * math.pi)
-        rows.append((total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1))
+        flips, heights = landed_flips(qpos, air_a)
+        rows.append((total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, flips, heights))
     env.close()
     m = np.array(rows)
+    after = m[:, 7][m[:, 6] > 0]
     return (
         f"{run} ({env_id}): return {m[:, 0].mean():.2f}, net backward turns {m[:, 1].mean():.2f} "
         f"(per episode {', '.join(f'{t:.2f}' for t in m[:, 1])}), airborne {100 * m[:, 2].mean():.0f}% of steps, "
-        f"upright {100 * m[:, 3].mean():.0f}%, touch-downs {m[:, 4].mean():.1f} an episode of {m[:, 5].mean():.0f} steps"
+        f"upright {100 * m[:, 3].mean():.0f}%, touch-downs {m[:, 4].mean():.1f} an episode of {m[:, 5].mean():.0f} steps, "
+        f"flips landed upright {m[:, 6].mean():.1f} an episode"
+        + (f" (torso {after.mean():.2f} m up over the 0.8 s after; standing is 1.25)" if len(after) else "")
     )
+
+
+def landed_flips(qpos: np.ndarray, airborne: np.ndarray) -> tuple[int, float]:
+    """Flights that turned at least 3/4 of a turn backwards and touched down with the torso within 0.5 rad of upright,
+    and the torso's mean height over the 100 steps after those touch-downs (a crouched landing is ~0.7 m, standing
+    1.25). Height is not asked of the touch-down itself: a flip that lands in a crouch and stands up counts."""
+    flips, heights, takeoff = 0, [], None
+    for t in range(1, len(qpos)):
+        if airborne[t] and not airborne[t - 1]:
+            takeoff = t - 1
+        elif airborne[t - 1] and not airborne[t] and takeoff is not None:
+            turned = -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi)
+            if turned >= 0.75 and abs(tilt(float(qpos[t, 2]))) < 0.5:
+                flips += 1
+                heights.append(float(qpos[t : t + 100, 1].mean()))
+            takeoff = None
+    return flips, float(np.mean(heights)) if heights else float("nan")
 
 
 def main() -> None:
