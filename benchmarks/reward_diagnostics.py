@@ -4,10 +4,11 @@
   fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
   frozen RUN STEPS [--model DIR]     train PPO from scratch on a frozen reward model (no refits), evaluating every
                                      24,576 steps on the true reward; prints return and episode length
-  policies RUN POLICY_RUN... [--model DIR]
+  policies RUN POLICY_RUN... [--model DIR] [--steps N]
                                      one deterministic episode of each POLICY_RUN's policy, scored by the true reward
                                      and by RUN's learned reward per step (with the spread across members): does the
-                                     learned reward rank the behaviours as the true one does?
+                                     learned reward rank the behaviours as the true one does? (--steps: only an
+                                     episode's first N steps, say where a flip happens)
 
 Examples (the figures in benchmarks/README.md):
   python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
@@ -114,7 +115,7 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
         print("  ".join(shown), flush=True)
 
 
-def policies(run: Path, others: list[Path], model: Path | None) -> None:
+def policies(run: Path, others: list[Path], model: Path | None, steps: int | None = None) -> None:
     c, ens, _ = load(run, model)
     out_std = ens.out_std.detach().cpu().numpy().reshape(-1, 1)
     for other in others:
@@ -129,10 +130,10 @@ def policies(run: Path, others: list[Path], model: Path | None) -> None:
             feats.append(np.concatenate([obs, action]))
             obs, r, term, trunc, _ = env.step(action)
             rewards.append(r)
-            if term or trunc:
+            if term or trunc or len(rewards) == steps:
                 break
         members = ens.member_rewards(np.array(feats, dtype=np.float32)).cpu().numpy() / out_std  # (M, N), level kept
-        print(f"{other}: {len(rewards)} steps, true {np.sum(rewards):,.0f} ({np.mean(rewards):.2f}/step), learned "
+        print(f"{other}: {len(rewards)} steps, true {np.sum(rewards):,.2f} ({np.mean(rewards):.3f}/step), learned "
               f"{members.mean(0).sum():,.0f} ({members.mean():.2f}/step, spread across members "
               f"{members.std(0).mean():.2f}/step)")  # fmt: skip
 
@@ -193,6 +194,7 @@ def main() -> None:
     q.add_argument("run", type=Path)
     q.add_argument("others", type=Path, nargs="+")
     q.add_argument("--model", type=Path)
+    q.add_argument("--steps", type=int, help="score only each episode's first STEPS steps")
     r = sub.add_parser("refits")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--after", type=int, default=150_000)
@@ -203,7 +205,7 @@ def main() -> None:
     elif args.cmd == "fit-first":
         fit_first(args.run, args.n, args.out)
     elif args.cmd == "policies":
-        policies(args.run, args.others, args.model)
+        policies(args.run, args.others, args.model, args.steps)
     elif args.cmd == "refits":
         refits(args.runs, args.after)
     else:
