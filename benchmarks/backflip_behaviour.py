@@ -35,35 +35,42 @@ def describe(run: Path, episodes: int) -> str:
         air_a, up_a = np.array(air), np.array(up)
         landings = int(np.sum(~air_a[1:] & air_a[:-1]))  # steps where the hopper touched down
         turns = -(qpos[-1, 2] - qpos[0, 2]) / (2 * math.pi)
-        flips, heights = landed_flips(qpos, air_a)
-        rows.append((total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, flips, heights))
+        rows.append((total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, *landed_flips(qpos, air_a)))
     env.close()
     m = np.array(rows)
-    after = m[:, 7][m[:, 6] > 0]
     return (
         f"{run} ({env_id}): return {m[:, 0].mean():.2f}, net backward turns {m[:, 1].mean():.2f} "
         f"(per episode {', '.join(f'{t:.2f}' for t in m[:, 1])}), airborne {100 * m[:, 2].mean():.0f}% of steps, "
         f"upright {100 * m[:, 3].mean():.0f}%, touch-downs {m[:, 4].mean():.1f} an episode of {m[:, 5].mean():.0f} steps, "
-        f"flips landed upright {m[:, 6].mean():.1f} an episode"
-        + (f" (torso {after.mean():.2f} m up over the 0.8 s after; standing is 1.25)" if len(after) else "")
+        f"flips (>= 3/4 turn in a flight) touching down upright {m[:, 6].mean():.1f}, then standing within 0.8 s "
+        f"{m[:, 7].mean():.1f}, crouched {m[:, 8].mean():.1f} an episode"
     )
 
 
-def landed_flips(qpos: np.ndarray, airborne: np.ndarray) -> tuple[int, float]:
-    """Flights that turned at least 3/4 of a turn backwards and touched down with the torso within 0.5 rad of upright,
-    and the torso's mean height over the 100 steps after those touch-downs (a crouched landing is ~0.7 m, standing
-    1.25). Height is not asked of the touch-down itself: a flip that lands in a crouch and stands up counts."""
-    flips, heights, takeoff = 0, [], None
+def landed_flips(qpos: np.ndarray, airborne: np.ndarray) -> tuple[int, int, int]:
+    """Of the flights that turned at least 3/4 of a turn backwards and came down within 90 degrees of upright: those
+    that touched down upright (torso within 0.5 rad of upright and over 0.6 m up, so the turn was made in the air),
+    and those after which, within 100 steps (0.8 s), the torso is upright at standing height (over 0.9 m: landed
+    standing) or only lower, over 0.6 m (folded on the leg: landed crouched). A flip that comes down on its back or
+    sits on the floor is none of these; one that touches down short of upright and rocks upright on the floor
+    counts as standing or crouched, not as an upright touch-down."""
+    upright_touchdowns = standing = crouched = 0
+    takeoff = None
     for t in range(1, len(qpos)):
         if airborne[t] and not airborne[t - 1]:
             takeoff = t - 1
         elif airborne[t - 1] and not airborne[t] and takeoff is not None:
             turned = -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi)
-            if turned >= 0.75 and abs(tilt(float(qpos[t, 2]))) < 0.5:
-                flips += 1
-                heights.append(float(qpos[t : t + 100, 1].mean()))
+            if turned >= 0.75 and abs(tilt(float(qpos[t, 2]))) < math.pi / 2:
+                upright_touchdowns += int(abs(tilt(float(qpos[t, 2]))) < 0.5 and qpos[t, 1] > 0.6)
+                after = qpos[t : t + 100]
+                level = np.abs([tilt(float(p)) for p in after[:, 2]]) < 0.5
+                if np.any(level & (after[:, 1] > 0.9)):
+                    standing += 1
+                elif np.any(level & (after[:, 1] > 0.6)):
+                    crouched += 1
             takeoff = None
-    return flips, float(np.mean(heights)) if heights else float("nan")
+    return upright_touchdowns, standing, crouched
 
 
 def main() -> None:
