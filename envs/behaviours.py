@@ -24,10 +24,11 @@ HopperBackflip-v3 (session 14; 1M steps: both arms jump backwards, none lands): 
     1.8), and only a flight that turns in the air and lands pays more. A turn must still be made in the air (at
     least half) to be judged.
 HopperBackflip-v4 (session 15; 1M steps: scripted-reward PPO lands flips, preference PPO makes none): v3, with the
-    landing graded over 100 steps (0.8 s) from the touch-down instead of 25. On v2 and v3, scripted-reward PPO touched down 0.88 turns round, crouched on its folded leg (torso 0.5-0.7 m
-    up), rocked on over it until the torso stood upright 35-50 steps later, when the 25 steps were over, and tipped
-    on backwards: the grade never saw the hopper come upright, and would not have seen it stand up. Over 0.8 s a
-    crouched landing that rises to standing earns most of the bonus; one that sticks at once still earns the most.
+    landing graded over 100 steps (0.8 s) from the touch-down instead of 25. On v2 and v3, scripted-reward PPO
+    touched down 0.88 turns round, crouched on its folded leg (torso 0.5-0.7 m up), rocked on over it until the
+    torso stood upright 35-50 steps later, when the 25 steps were over, and tipped on backwards: the grade never saw
+    the hopper come upright, and would not have seen it stand up. Over 0.8 s a crouched landing that rises to
+    standing earns most of the bonus; one that sticks at once still earns the most.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
