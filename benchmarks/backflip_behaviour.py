@@ -35,7 +35,9 @@ def describe(run: Path, episodes: int) -> str:
         air_a, up_a = np.array(air), np.array(up)
         landings = int(np.sum(~air_a[1:] & air_a[:-1]))  # steps where the hopper touched down
         turns = -(qpos[-1, 2] - qpos[0, 2]) / (2 * math.pi)
-        rows.append((total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, *landed_flips(qpos, air_a)))
+        rows.append(
+            (total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, *landed_flips(qpos, air_a, up_a))
+        )
     env.close()
     m = np.array(rows)
     return (
@@ -47,13 +49,13 @@ def describe(run: Path, episodes: int) -> str:
     )
 
 
-def landed_flips(qpos: np.ndarray, airborne: np.ndarray) -> tuple[int, int, int]:
+def landed_flips(qpos: np.ndarray, airborne: np.ndarray, standing_up: np.ndarray) -> tuple[int, int, int]:
     """Of the flights that turned at least 3/4 of a turn backwards and came down within 90 degrees of upright: those
     that touched down upright (torso within 0.5 rad of upright and over 0.6 m up, so the turn was made in the air),
-    and those after which, within 100 steps (0.8 s), the torso is upright at standing height (over 0.9 m: landed
-    standing) or only lower, over 0.6 m (folded on the leg: landed crouched). A flip that comes down on its back or
-    sits on the floor is none of these; one that touches down short of upright and rocks upright on the floor
-    counts as standing or crouched, not as an upright touch-down."""
+    and those after which, within 100 steps (0.8 s), the torso is upright at standing height (`upright`, given per
+    step as `standing_up`: landed standing) or only lower, over 0.6 m (folded on the leg: landed crouched). A flip
+    that comes down on its back or sits on the floor is none of these; one that touches down short of upright and
+    rocks upright on the floor counts as standing or crouched, not as an upright touch-down."""
     upright_touchdowns = standing = crouched = 0
     takeoff = None
     for t in range(1, len(qpos)):
@@ -61,11 +63,12 @@ def landed_flips(qpos: np.ndarray, airborne: np.ndarray) -> tuple[int, int, int]
             takeoff = t - 1
         elif airborne[t - 1] and not airborne[t] and takeoff is not None:
             turned = -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi)
-            if turned >= 0.75 and abs(tilt(float(qpos[t, 2]))) < math.pi / 2:
-                upright_touchdowns += int(abs(tilt(float(qpos[t, 2]))) < 0.5 and qpos[t, 1] > 0.6)
+            down_tilt = abs(tilt(float(qpos[t, 2])))
+            if turned >= 0.75 and down_tilt < math.pi / 2:
+                upright_touchdowns += int(down_tilt < 0.5 and qpos[t, 1] > 0.6)
                 after = qpos[t : t + 100]
                 level = np.abs([tilt(float(p)) for p in after[:, 2]]) < 0.5
-                if np.any(level & (after[:, 1] > 0.9)):
+                if np.any(standing_up[t : t + 100]):
                     standing += 1
                 elif np.any(level & (after[:, 1] > 0.6)):
                     crouched += 1
