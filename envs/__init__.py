@@ -18,6 +18,9 @@ ENVS = {
     "prefrl/HopperBackflip-v2": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v3": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v4": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v5": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v6": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v7": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
@@ -28,14 +31,34 @@ KWARGS = {
     "prefrl/HopperBackflip-v2": {"shaped": True},
     "prefrl/HopperBackflip-v3": {"shaped": True, "ground_share": 0.5},
     "prefrl/HopperBackflip-v4": {"shaped": True, "ground_share": 0.5, "judged_steps": 100},
+    "prefrl/HopperBackflip-v5": {"shaped": True, "ground_share": 0.5, "judged_steps": 100, "velocity_clip": None},
+    "prefrl/HopperBackflip-v6": {"shaped": True, "ground_share": 0.5, "judged_steps": 100, "velocity_clip": None},
+    "prefrl/HopperBackflip-v7": {
+        "shaped": True,
+        "ground_share": 0.5,
+        "judged_steps": 100,
+        "velocity_clip": None,
+        "paid_turns": 1,
+    },
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
+
+HORIZON = 1000
+"""Steps in every episode (none ends early), unless EPISODE_STEPS says otherwise."""
+EPISODE_STEPS = {"prefrl/HopperBackflip-v6": 250, "prefrl/HopperBackflip-v7": 250}
+"""v6: 2 s, time for one flip and its landing. In 1000-step episodes the hopper jumped once and lay on the floor
+for the rest, so 15 of every 16 clips showed it lying there, and few queries compared two jumps."""
 
 
 def register() -> None:
     for env_id, entry_point in ENVS.items():
         if env_id not in gym.envs.registry:
-            gym.register(env_id, entry_point=entry_point, max_episode_steps=1000, kwargs=KWARGS.get(env_id, {}))
+            gym.register(
+                env_id,
+                entry_point=entry_point,
+                max_episode_steps=EPISODE_STEPS.get(env_id, HORIZON),
+                kwargs=KWARGS.get(env_id, {}),
+            )
 
 
 register()

@@ -29,6 +29,19 @@ HopperBackflip-v4 (session 15; 1M steps: scripted-reward PPO lands flips, prefer
     torso stood upright 35-50 steps later, when the 25 steps were over, and tipped on backwards: the grade never saw
     the hopper come upright, and would not have seen it stand up. Over 0.8 s a crouched landing that rises to
     standing earns most of the bonus; one that sticks at once still earns the most.
+HopperBackflip-v5 (session 16): v4's oracle; the observation shows joint velocities unclipped. Hopper-v5 clips
+    them at 10 rad/s, and v4's scripted-reward flips spun at up to 37: the learned reward could not tell a faster
+    spin from a slower one past 10, where preference PPO's backward jumps (10-12 rad/s) stopped.
+HopperBackflip-v6 (session 16): v5 in episodes of 250 steps (2 s) instead of 1000, time for one flip and its
+    landing. In 1000-step episodes a preference run's hopper jumped once and lay on the floor for the rest: 15 of
+    every 16 clips showed it lying there, and in 98-99% of the pairs a v4 or v5 run asked about neither clip held
+    the jump (oracle return over 0.3).
+HopperBackflip-v7 (session 16): v6 (250-step episodes, velocities unclipped) paying one turn an episode: rotation
+    counts up to the first whole turn and only the first flight's landing is graded. On v6 preference PPO learned
+    to tumble backwards through three turns in the air, landing folded on its hip each time, which v6's oracle paid
+    about 2.6 (a flip landed standing about 5.9), and its reward models ranked that tumble above a landed flip: more
+    turns made up for the landing. Here a second turn earns nothing, so clips past the first turn differ only in
+    how the hopper lands.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -56,16 +69,19 @@ def make_counter(
     shaped: bool = False,
     ground_share: float = 0.0,
     judged_steps: int | None = None,
+    paid_turns: int | None = None,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
-    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100), starting from the torso pitch
-    at reset."""
+    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1),
+    starting from the torso pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
-        return ShapedBackflipCounter(pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS)
-    if ground_share or judged_steps:
-        raise ValueError("ground_share and judged_steps are the shaped oracle's (v3's, v4's): pass shaped=True")
+        return ShapedBackflipCounter(pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns)
+    if ground_share or judged_steps or paid_turns:
+        raise ValueError(
+            "ground_share, judged_steps and paid_turns are the shaped oracle's (v3's, v4's, v7's): pass shaped=True"
+        )
     return BackflipCounter(pitch, landing_bonus, air_only)
 
 
@@ -131,13 +147,21 @@ class ShapedBackflipCounter:
     - Forward rotation counts against, except where it takes back over-rotation that was never paid.
     - Backward rotation on the floor pays `ground_share` of the rate in the air (v2: 0, v3: 0.5), under the same cap;
       it does not count towards the half turn a flight needs to be judged.
+    - At most `paid_turns` turns are paid and judged in an episode (None: any number; v7: 1), so tumbling on through
+      more turns earns nothing once the first has been judged: only its landing can still differ.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
     def __init__(
-        self, pitch: float, landing_bonus: float = 5.0, ground_share: float = 0.0, judged_steps: int = JUDGED_STEPS
+        self,
+        pitch: float,
+        landing_bonus: float = 5.0,
+        ground_share: float = 0.0,
+        judged_steps: int = JUDGED_STEPS,
+        paid_turns: int | None = None,
     ) -> None:
         self.start = self.last = pitch
+        self.paid_turns = paid_turns
         self.judged_steps = judged_steps
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
@@ -152,7 +176,7 @@ class ShapedBackflipCounter:
         return backward_turns(pitch, self.start)
 
     def step(self, pitch: float, height: float, airborne: bool = True) -> float:
-        cap = self.landed + 1.0
+        cap = self.landed + 1.0 if self.paid_turns is None else min(self.landed + 1.0, self.paid_turns)
         delta = min(self.progress(pitch), cap) - min(self.progress(self.last), cap)
         self.last = pitch
         if delta < 0 and self.credit > 0:  # straightening up from an over-rotation that earned nothing: free
@@ -165,7 +189,7 @@ class ShapedBackflipCounter:
         if self.was_airborne and not airborne:  # touch-down
             progress = self.progress(pitch)
             turns = math.floor(progress + 0.25)  # judged within 90 degrees of a completed turn
-            if turns > self.landed:
+            if turns > self.landed and (self.paid_turns is None or self.landed < self.paid_turns):
                 if self.flight >= 0.5:
                     self.judging = self.judged_steps
                 self.credit = max(0.0, min(progress, turns + 1.0) - cap)
@@ -183,7 +207,7 @@ def backflip_rewards(
 ) -> np.ndarray:
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
-    air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100)."""
+    air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
@@ -197,14 +221,19 @@ class HopperBackflip(HopperEnv):
         shaped: bool = False,
         ground_share: float = 0.0,
         judged_steps: int | None = None,
+        paid_turns: int | None = None,
+        velocity_clip: float | None = 10.0,
         **kwargs,
     ) -> None:
+        self._velocity_clip = velocity_clip  # Hopper-v5 clips at 10; v5 shows the agent (and reward model) the lot
         super().__init__(terminate_when_unhealthy=False, **kwargs)
         self._oracle: dict[str, float | bool] = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
         if ground_share:  # v3's; earlier versions' settings stay as they were recorded
             self._oracle["ground_share"] = ground_share
         if judged_steps:  # v4's
             self._oracle["judged_steps"] = judged_steps
+        if paid_turns:  # v7's
+            self._oracle["paid_turns"] = paid_turns
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 
@@ -221,6 +250,14 @@ class HopperBackflip(HopperEnv):
             self._distance(self.model, self.data, self._floor, g, CLEARANCE, self._fromto) >= CLEARANCE
             for g in self._parts
         )
+
+    def _get_obs(self) -> np.ndarray:
+        """Hopper-v5's observation, with joint velocities clipped at `velocity_clip` (None: not clipped)."""
+        position = self.data.qpos.flatten()[1:]  # all but x, as Hopper-v5 shows by default
+        velocity = self.data.qvel.flatten()
+        if self._velocity_clip is not None:
+            velocity = np.clip(velocity, -self._velocity_clip, self._velocity_clip)
+        return np.concatenate((position, velocity)).ravel()
 
     def reset_model(self):  # type: ignore[no-untyped-def]
         obs = super().reset_model()

@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from prefrl_envs import ENVS
+from prefrl_envs import ENVS, EPISODE_STEPS
 from prefrl_envs.behaviours import backflip_rewards, one_leg_reward
 
 import prefrl  # noqa: F401  (registers prefrl/... ids)
@@ -14,10 +14,12 @@ from prefrl.control.trainer import can_terminate_early
 
 
 @pytest.mark.parametrize("env_id", sorted(ENVS))
-def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_1000_step_horizon(env_id):
+def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_steps_or_its_own(env_id):
     env = gym.make(env_id)
     check_env(env.unwrapped, skip_render_check=True)
-    assert env.spec.max_episode_steps == 1000
+    assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
+    # 2 s, one flip; the paper's variants keep 1000
+    assert EPISODE_STEPS == {"prefrl/HopperBackflip-v6": 250, "prefrl/HopperBackflip-v7": 250}
     assert not can_terminate_early(env)  # episodes never end early: no termination leaks the reward
     env.close()
 
@@ -83,12 +85,14 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in (0, 1, 2, 3, 4)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(8)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
     assert registered[3] == {"landing_bonus": 5.0, "air_only": True, "shaped": True, "ground_share": 0.5}
     assert registered[4] == {**registered[3], "judged_steps": 100}
+    assert registered[5] == registered[6] == registered[4]  # v5, v6 change what the agent sees, not the oracle
+    assert registered[7] == {**registered[6], "paid_turns": 1}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -208,6 +212,29 @@ def test_backflip_v4_pays_for_getting_up_after_a_crouched_landing_which_v3_hardl
         backflip_rewards(_flip(), np.full(40, 1.25), judged_steps=100)
 
 
+def _tumble(flights: int, height: float = 0.5):
+    """`flights` backward flights of a turn each, every one coming down folded at `height` and taking off again
+    after the 100 steps a landing is graded over."""
+    parts = [_flight_and_landing(1.0, after_height=np.full(100, height), after=100) for _ in range(flights)]
+    pitch = np.concatenate([p - 2 * math.pi * k for k, (p, _, _) in enumerate(parts)])
+    return pitch, np.concatenate([h for _, h, _ in parts]), np.concatenate([a for _, _, a in parts])
+
+
+def _v7(pitch, height, air) -> float:
+    return _v2(pitch, height, air, ground_share=0.5, judged_steps=100, paid_turns=1)
+
+
+def test_backflip_v7_pays_one_turn_an_episode_so_tumbling_through_more_earns_nothing_but_a_landing_still_does():
+    three, one = _tumble(3), _tumble(1)
+    assert _v4(*three) > _v4(*one) + 1.5  # v4-v6 pay each further turn and its (poor) landing
+    assert _v7(*three) == pytest.approx(_v7(*one))  # v7: the turns after the first pay nothing
+    landed = _flight_and_landing(1.0, after=120)  # one flip, stuck
+    assert _v7(*landed) == pytest.approx(_v4(*landed))
+    assert _v7(*landed) > 3 * _v7(*three)  # on v6 the three-turn tumble earned half a landed flip's return
+    with pytest.raises(ValueError, match="shaped"):
+        backflip_rewards(_flip(), np.full(40, 1.25), paid_turns=1)
+
+
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
     env = gym.make("prefrl/HopperBackflip-v1")
     env.reset(seed=0)
@@ -224,6 +251,25 @@ def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_o
     assert hopper.airborne()
     assert r == pytest.approx(-(hopper.data.qpos[2] - pitch) / (2 * math.pi)) and r > 0
     assert info["task_reward"] == r
+
+
+def test_backflip_v5_shows_the_spin_of_a_flip_which_hopper_v5s_observation_clips_at_10():
+    observed = {}
+    for version in (4, 5):
+        env = gym.make(f"prefrl/HopperBackflip-v{version}")
+        env.reset(seed=0)
+        hopper = env.unwrapped
+        qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
+        qpos[1] += 2.0
+        qvel[2] = -30.0  # scripted-reward flips turn at up to 37 rad/s; preference PPO's jumps stopped at 10-12
+        hopper.set_state(qpos, qvel)
+        obs, *_ = env.step(np.zeros(3))
+        observed[version] = obs
+        assert obs[1] == pytest.approx(hopper.data.qpos[2])  # torso pitch, then joint angles, then velocities
+        assert obs[7] == pytest.approx(max(hopper.data.qvel[2], -10.0) if version == 4 else hopper.data.qvel[2])
+        env.close()
+    assert observed[4][7] == -10.0 and observed[5][7] < -25.0
+    assert observed[4][:7] == pytest.approx(observed[5][:7])  # positions alike
 
 
 def test_a_hopper_kicking_on_the_floor_is_not_airborne_though_it_loses_contact_for_millimetres():
