@@ -466,6 +466,12 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         "0.5 on Hopper and 0 elsewhere)",
     )
     p.add_argument(
+        "--segment-length",
+        type=int,
+        metavar="STEPS",
+        help="steps per clip of the preference cells (default: prefrl train's, ~1.5 s of sim time, 15-60 steps)",
+    )
+    p.add_argument(
         "--backend",
         choices=["local", "ray"],
         default="local",
@@ -517,6 +523,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.alive_bonus is not None and not math.isfinite(args.alive_bonus):
         raise PrefrlError(f"--alive-bonus must be a finite number, not {args.alive_bonus}")
     preference_extra = ["--alive-bonus", repr(args.alive_bonus)] if args.alive_bonus is not None else []
+    if args.segment_length is not None:
+        if args.segment_length < 1:
+            raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {args.segment_length}")
+        preference_extra += ["--segment-length", str(args.segment_length)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,

@@ -37,6 +37,29 @@ def test_preference_only_settings_reach_the_preference_cells_and_not_the_baselin
     assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
 
 
+def test_bench_gives_its_clip_length_to_the_preference_cells_only(tmp_path, capsys):
+    import json
+    from dataclasses import asdict
+
+    from prefrl.cli import build_parser, main, train_config_from_args
+
+    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--segment-length", "125"])
+    baseline, preference = config.cells()
+    assert "--segment-length" not in train_args(config, baseline)
+    for cell in (baseline, preference):  # the config.json each cell's run writes
+        run = train_config_from_args(build_parser().parse_args(train_args(config, cell))).resolved()
+        cell.folder(tmp_path).mkdir(parents=True)
+        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(run)))
+    assert json.loads((preference.folder(tmp_path) / "config.json").read_text())["segment_length"] == 125
+    sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
+    assert main([*sweep, "--segment-length", "125", "--report-only"]) == 0
+    assert "warning" not in capsys.readouterr().err  # the flag reaches the cells as they ran
+    assert main([*sweep, "--report-only"]) == 0
+    assert "segment_length=125 (this sweep: None)" in capsys.readouterr().err  # a sweep without it would mix them
+    assert main([*sweep, "--segment-length", "0"]) == 2
+    assert "--segment-length counts steps per clip" in capsys.readouterr().err
+
+
 def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
     import json
     from dataclasses import asdict

@@ -43,6 +43,7 @@ def test_non_mujoco_env_is_refused(capsys, tmp_path):
         (["--reward", "true", "--alive-bonus", "0.5"], "a --reward true run has none"),
         (["--refit-lag", "-1"], "--refit-lag counts rollouts"),
         (["--fit-threads", "0"], "--fit-threads must be at least 1"),
+        (["--segment-length", "0"], "--segment-length counts steps per clip"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):

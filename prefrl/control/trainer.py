@@ -228,6 +228,8 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"--refit-lag counts rollouts and must be 0 or more, not {config.refit_lag}")
         if config.fit_threads < 1:
             raise PrefrlError(f"--fit-threads must be at least 1, not {config.fit_threads}")
+        if config.segment_length is not None and config.segment_length < 1:
+            raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {config.segment_length}")
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
