@@ -525,7 +525,9 @@ def _bench(args: argparse.Namespace) -> int:
     preference_extra = ["--alive-bonus", repr(args.alive_bonus)] if args.alive_bonus is not None else []
     if args.segment_length is not None:
         if args.segment_length < 1:
-            raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {args.segment_length}")
+            raise PrefrlError(
+                f"--segment-length counts steps per clip and must be at least 1, not {args.segment_length}"
+            )
         preference_extra += ["--segment-length", str(args.segment_length)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,

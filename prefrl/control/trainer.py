@@ -229,7 +229,9 @@ def validate(config: TrainConfig) -> None:
         if config.fit_threads < 1:
             raise PrefrlError(f"--fit-threads must be at least 1, not {config.fit_threads}")
         if config.segment_length is not None and config.segment_length < 1:
-            raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {config.segment_length}")
+            raise PrefrlError(
+                f"--segment-length counts steps per clip and must be at least 1, not {config.segment_length}"
+            )
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
