@@ -29,19 +29,21 @@ HopperBackflip-v4 (session 15; 1M steps: scripted-reward PPO lands flips, prefer
     torso stood upright 35-50 steps later, when the 25 steps were over, and tipped on backwards: the grade never saw
     the hopper come upright, and would not have seen it stand up. Over 0.8 s a crouched landing that rises to
     standing earns most of the bonus; one that sticks at once still earns the most.
-HopperBackflip-v5 (session 16): v4's oracle; the observation shows joint velocities unclipped. Hopper-v5 clips
-    them at 10 rad/s, and v4's scripted-reward flips spun at up to 37: the learned reward could not tell a faster
-    spin from a slower one past 10, where preference PPO's backward jumps (10-12 rad/s) stopped.
-HopperBackflip-v6 (session 16): v5 in episodes of 250 steps (2 s) instead of 1000, time for one flip and its
-    landing. In 1000-step episodes a preference run's hopper jumped once and lay on the floor for the rest: 15 of
-    every 16 clips showed it lying there, and in 98-99% of the pairs a v4 or v5 run asked about neither clip held
-    the jump (oracle return over 0.3).
-HopperBackflip-v7 (session 16): v6 (250-step episodes, velocities unclipped) paying one turn an episode: rotation
-    counts up to the first whole turn and only the first flight's landing is graded. On v6 preference PPO learned
-    to tumble backwards through three turns in the air, landing folded on its hip each time, which v6's oracle paid
-    about 2.6 (a flip landed standing about 5.9), and its reward models ranked that tumble above a landed flip: more
-    turns made up for the landing. Here a second turn earns nothing, so clips past the first turn differ only in
-    how the hopper lands.
+HopperBackflip-v5 (session 16; 1M steps, seed 0: neither arm lands a flip): v4's oracle; the observation shows joint
+    velocities unclipped. Hopper-v5 clips them at 10 rad/s, and v4's scripted-reward flips spun at up to 37: the
+    learned reward could not tell a faster spin from a slower one past 10, where preference PPO's backward jumps
+    (10-12 rad/s) stopped.
+HopperBackflip-v6 (session 16; 1M steps: scripted-reward PPO lands a flip and stands on all three seeds, preference
+    PPO turns three times in the air and lands none): v5 in episodes of 250 steps (2 s) instead of 1000, time for
+    one flip and its landing. In 1000-step episodes a preference run's hopper jumped once and lay on the floor for
+    the rest: 15 of every 16 clips showed it lying there, and in 98-99% of the pairs a v4 or v5 run asked about
+    neither clip held the jump (oracle return over 0.3).
+HopperBackflip-v7 (session 16; 1M steps: as on v6, and with 1-s clips too): v6 (250-step episodes, velocities
+    unclipped) paying one turn an episode: rotation counts up to the first whole turn and only the first flight's
+    landing is graded. On v6 preference PPO learned to tumble backwards through three turns in the air, landing
+    folded on its hip each time, which v6's oracle paid about 2.6 (a flip landed standing about 5.9), and its reward
+    models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
+    nothing, so clips past the first turn differ only in how the hopper lands.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
