@@ -26,20 +26,17 @@ ENVS = {
 }
 
 
+_V4 = {"shaped": True, "ground_share": 0.5, "judged_steps": 100}
+_V5 = {**_V4, "velocity_clip": None}
+
 KWARGS = {
     "prefrl/HopperBackflip-v0": {"landing_bonus": 1.0, "air_only": False},
     "prefrl/HopperBackflip-v2": {"shaped": True},
     "prefrl/HopperBackflip-v3": {"shaped": True, "ground_share": 0.5},
-    "prefrl/HopperBackflip-v4": {"shaped": True, "ground_share": 0.5, "judged_steps": 100},
-    "prefrl/HopperBackflip-v5": {"shaped": True, "ground_share": 0.5, "judged_steps": 100, "velocity_clip": None},
-    "prefrl/HopperBackflip-v6": {"shaped": True, "ground_share": 0.5, "judged_steps": 100, "velocity_clip": None},
-    "prefrl/HopperBackflip-v7": {
-        "shaped": True,
-        "ground_share": 0.5,
-        "judged_steps": 100,
-        "velocity_clip": None,
-        "paid_turns": 1,
-    },
+    "prefrl/HopperBackflip-v4": _V4,
+    "prefrl/HopperBackflip-v5": _V5,  # v4's oracle; the agent sees velocities unclipped
+    "prefrl/HopperBackflip-v6": _V5,  # in 250-step episodes (EPISODE_STEPS)
+    "prefrl/HopperBackflip-v7": {**_V5, "paid_turns": 1},
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 

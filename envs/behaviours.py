@@ -256,11 +256,13 @@ class HopperBackflip(HopperEnv):
 
     def _get_obs(self) -> np.ndarray:
         """Hopper-v5's observation, with joint velocities clipped at `velocity_clip` (None: not clipped)."""
-        position = self.data.qpos.flatten()[1:]  # all but x, as Hopper-v5 shows by default
-        velocity = self.data.qvel.flatten()
-        if self._velocity_clip is not None:
-            velocity = np.clip(velocity, -self._velocity_clip, self._velocity_clip)
-        return np.concatenate((position, velocity)).ravel()
+        obs = super()._get_obs()  # positions, then the velocities clipped at 10
+        if self._velocity_clip != 10.0:
+            velocity = self.data.qvel.flatten()
+            if self._velocity_clip is not None:
+                velocity = np.clip(velocity, -self._velocity_clip, self._velocity_clip)
+            obs[-velocity.size :] = velocity
+        return obs
 
     def reset_model(self):  # type: ignore[no-untyped-def]
         obs = super().reset_model()

@@ -489,7 +489,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
-    from prefrl.control.trainer import check_env_id
+    from prefrl.control.trainer import check_env_id, check_segment_length
     from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
     from prefrl.core.teachers import PRESETS
@@ -524,10 +524,7 @@ def _bench(args: argparse.Namespace) -> int:
         raise PrefrlError(f"--alive-bonus must be a finite number, not {args.alive_bonus}")
     preference_extra = ["--alive-bonus", repr(args.alive_bonus)] if args.alive_bonus is not None else []
     if args.segment_length is not None:
-        if args.segment_length < 1:
-            raise PrefrlError(
-                f"--segment-length counts steps per clip and must be at least 1, not {args.segment_length}"
-            )
+        check_segment_length(args.segment_length)  # here once rather than in every cell's process
         preference_extra += ["--segment-length", str(args.segment_length)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,

@@ -179,6 +179,11 @@ def check_env_id(env_id: str) -> None:
     raise PrefrlError(f"unknown environment id {env_id!r}{hint}")
 
 
+def check_segment_length(steps: int) -> None:
+    if steps < 1:
+        raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {steps}")
+
+
 def check_device(device: str) -> None:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise PrefrlError("--device cuda was asked for but this machine has no usable CUDA GPU; use --device cpu")
@@ -228,10 +233,8 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"--refit-lag counts rollouts and must be 0 or more, not {config.refit_lag}")
         if config.fit_threads < 1:
             raise PrefrlError(f"--fit-threads must be at least 1, not {config.fit_threads}")
-        if config.segment_length is not None and config.segment_length < 1:
-            raise PrefrlError(
-                f"--segment-length counts steps per clip and must be at least 1, not {config.segment_length}"
-            )
+        if config.segment_length is not None:
+            check_segment_length(config.segment_length)
         try:
             LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
