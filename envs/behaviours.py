@@ -44,6 +44,13 @@ HopperBackflip-v7 (session 16; 1M steps: as on v6, and with 1-s clips too): v6 (
     folded on its hip each time, which v6's oracle paid about 2.6 (a flip landed standing about 5.9), and its reward
     models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
     nothing, so clips past the first turn differ only in how the hopper lands.
+HopperBackflip-v8 (session 17): v7, with half the landing bonus (2.5) paid at the touch-down itself, in proportion
+    to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is graded over the
+    100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO: 31-34) and came
+    down 64 degrees or more past a whole turn, lying on the floor, where v7's grade (torso height 0.4 m or lower
+    counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything, so nothing told
+    it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and standing up
+    after the landing still earns the rest.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -72,17 +79,21 @@ def make_counter(
     ground_share: float = 0.0,
     judged_steps: int | None = None,
     paid_turns: int | None = None,
+    touch_share: float = 0.0,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
-    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1),
-    starting from the torso pitch at reset."""
+    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1; v8: v7's and
+    touch_share=0.5), starting from the torso pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
-        return ShapedBackflipCounter(pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns)
-    if ground_share or judged_steps or paid_turns:
+        return ShapedBackflipCounter(
+            pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns, touch_share
+        )
+    if ground_share or judged_steps or paid_turns or touch_share:
         raise ValueError(
-            "ground_share, judged_steps and paid_turns are the shaped oracle's (v3's, v4's, v7's): pass shaped=True"
+            "ground_share, judged_steps, paid_turns and touch_share are the shaped oracle's (v3's, v4's, v7's, v8's):"
+            " pass shaped=True"
         )
     return BackflipCounter(pitch, landing_bonus, air_only)
 
@@ -151,6 +162,9 @@ class ShapedBackflipCounter:
       it does not count towards the half turn a flight needs to be judged.
     - At most `paid_turns` turns are paid and judged in an episode (None: any number; v7: 1), so tumbling on through
       more turns earns nothing once the first has been judged: only its landing can still differ.
+    - `touch_share` of the bonus (v2-v7: 0; v8: 0.5) is paid at the touch-down itself, in proportion to how near
+      upright the torso comes down (cos of its tilt, 0 past 90 degrees), the rest over `judged_steps` as above: a
+      flip that over-rotates 60 degrees and crashes earns part of it, one over-rotating 30 degrees more.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
@@ -161,9 +175,11 @@ class ShapedBackflipCounter:
         ground_share: float = 0.0,
         judged_steps: int = JUDGED_STEPS,
         paid_turns: int | None = None,
+        touch_share: float = 0.0,
     ) -> None:
         self.start = self.last = pitch
         self.paid_turns = paid_turns
+        self.touch_share = touch_share
         self.judged_steps = judged_steps
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
@@ -194,11 +210,12 @@ class ShapedBackflipCounter:
             if turns > self.landed and (self.paid_turns is None or self.landed < self.paid_turns):
                 if self.flight >= 0.5:
                     self.judging = self.judged_steps
+                    reward += self.landing_bonus * self.touch_share * max(0.0, math.cos(tilt(pitch)))
                 self.credit = max(0.0, min(progress, turns + 1.0) - cap)
                 self.landed = turns
             self.flight = 0.0
         if self.judging:
-            reward += self.landing_bonus / self.judged_steps * uprightness(pitch, height)
+            reward += self.landing_bonus * (1 - self.touch_share) / self.judged_steps * uprightness(pitch, height)
             self.judging -= 1
         self.was_airborne = airborne
         return reward
@@ -210,7 +227,7 @@ def backflip_rewards(
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
     air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and
-    paid_turns=1)."""
+    paid_turns=1; v8: v7's and touch_share=0.5)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
@@ -225,6 +242,7 @@ class HopperBackflip(HopperEnv):
         ground_share: float = 0.0,
         judged_steps: int | None = None,
         paid_turns: int | None = None,
+        touch_share: float = 0.0,
         velocity_clip: float | None = 10.0,
         **kwargs,
     ) -> None:
@@ -237,6 +255,8 @@ class HopperBackflip(HopperEnv):
             self._oracle["judged_steps"] = judged_steps
         if paid_turns:  # v7's
             self._oracle["paid_turns"] = paid_turns
+        if touch_share:  # v8's
+            self._oracle["touch_share"] = touch_share
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 

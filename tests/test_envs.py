@@ -19,7 +19,7 @@ def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_ste
     check_env(env.unwrapped, skip_render_check=True)
     assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
     # 2 s, one flip; the paper's variants keep 1000
-    assert EPISODE_STEPS == {"prefrl/HopperBackflip-v6": 250, "prefrl/HopperBackflip-v7": 250}
+    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8)}
     assert not can_terminate_early(env)  # episodes never end early: no termination leaks the reward
     env.close()
 
@@ -85,7 +85,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(8)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(9)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
@@ -93,6 +93,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     assert registered[4] == {**registered[3], "judged_steps": 100}
     assert registered[5] == registered[6] == registered[4]  # v5, v6 change what the agent sees, not the oracle
     assert registered[7] == {**registered[6], "paid_turns": 1}
+    assert registered[8] == {**registered[7], "touch_share": 0.5}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -233,6 +234,26 @@ def test_backflip_v7_pays_one_turn_an_episode_so_tumbling_through_more_earns_not
     assert _v7(*landed) > 3 * _v7(*three)  # on v6 the three-turn tumble earned half a landed flip's return
     with pytest.raises(ValueError, match="shaped"):
         backflip_rewards(_flip(), np.full(40, 1.25), paid_turns=1)
+
+
+def _v8(pitch, height, air) -> float:
+    return _v2(pitch, height, air, ground_share=0.5, judged_steps=100, paid_turns=1, touch_share=0.5)
+
+
+def test_backflip_v8_pays_half_the_landing_at_touch_down_by_how_near_upright_the_torso_comes_down():
+    def crash(turns: float):  # comes down and lies on the floor, torso 0.2 m up: v7's landing grade is 0
+        return _flight_and_landing(turns, after_height=np.full(120, 0.2), after=120)
+
+    # v7 pays every crash alike, however near the landing came; v8 pays 2.5 * cos(over-rotation) at the touch-down
+    assert _v7(*crash(1.18)) == pytest.approx(_v7(*crash(1.08)))
+    for turns in (1.18, 1.08, 0.9):
+        assert _v8(*crash(turns)) == pytest.approx(_v7(*crash(turns)) + 2.5 * math.cos((turns - 1) * 2 * math.pi))
+    assert _v8(*crash(1.3)) == pytest.approx(_v7(*crash(1.3)))  # past 90 degrees: nothing
+    stuck = _flight_and_landing(1.0, after=120)
+    assert _v8(*stuck) == pytest.approx(_v7(*stuck))  # a flip landed standing earns the same in full
+    assert _v8(*stuck) > _v8(*crash(1.0)) + 2  # and standing up after it still earns half the bonus
+    with pytest.raises(ValueError, match="shaped"):
+        backflip_rewards(_flip(), np.full(40, 1.25), touch_share=0.5)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
