@@ -36,7 +36,17 @@ def describe(run: Path, episodes: int) -> str:
         landings = int(np.sum(~air_a[1:] & air_a[:-1]))  # steps where the hopper touched down
         turns = -(qpos[-1, 2] - qpos[0, 2]) / (2 * math.pi)
         rows.append(
-            (total, turns, air_a.mean(), up_a.mean(), landings, len(qpos) - 1, *landed_flips(qpos, air_a, up_a))
+            (
+                total,
+                turns,
+                air_a.mean(),
+                up_a.mean(),
+                landings,
+                len(qpos) - 1,
+                *landed_flips(qpos, air_a, up_a),
+                -qvel[:, 2].min(),
+                *first_touch_down(qpos, air_a),
+            )
         )
     env.close()
     m = np.array(rows)
@@ -45,8 +55,24 @@ def describe(run: Path, episodes: int) -> str:
         f"(per episode {', '.join(f'{t:.2f}' for t in m[:, 1])}), airborne {100 * m[:, 2].mean():.0f}% of steps, "
         f"upright {100 * m[:, 3].mean():.0f}%, touch-downs {m[:, 4].mean():.1f} an episode of {m[:, 5].mean():.0f} steps, "
         f"flips (>= 3/4 turn in a flight) touching down upright {m[:, 6].mean():.1f}, then standing within 0.8 s "
-        f"{m[:, 7].mean():.1f}, crouched {m[:, 8].mean():.1f} an episode"
+        f"{m[:, 7].mean():.1f}, crouched {m[:, 8].mean():.1f} an episode; peak backward spin {m[:, 9].mean():.0f} "
+        f"rad/s; first touch-down after a flight {m[:, 10].mean():.2f} turns round, torso "
+        f"{m[:, 11].mean():+.0f} degrees from upright and {m[:, 12].mean():.2f} m up"
     )
+
+
+def first_touch_down(qpos: np.ndarray, airborne: np.ndarray) -> tuple[float, float, float]:
+    """Net backward turns, torso tilt (degrees, + tipped forward) and torso height at the first touch-down after a
+    flight that turned at least half a turn: how near upright the flip came down (NaN if no such flight)."""
+    takeoff = None
+    for t in range(1, len(qpos)):
+        if airborne[t] and not airborne[t - 1]:
+            takeoff = t - 1
+        elif airborne[t - 1] and not airborne[t] and takeoff is not None:
+            if -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi) >= 0.5:
+                return -(qpos[t, 2] - qpos[0, 2]) / (2 * math.pi), math.degrees(tilt(float(qpos[t, 2]))), qpos[t, 1]
+            takeoff = None
+    return math.nan, math.nan, math.nan
 
 
 def landed_flips(qpos: np.ndarray, airborne: np.ndarray, standing_up: np.ndarray) -> tuple[int, int, int]:

@@ -9,6 +9,9 @@
                                      and by RUN's learned reward per step (with the spread across members): does the
                                      learned reward rank the behaviours as the true one does? (--steps: only an
                                      episode's first N steps, say where a flip happens)
+  labels RUN... [--above X]          what a run's labelled pairs held: how many clips and pairs were worth over X
+                                     to the oracle (true return), how many answers were "equal", the clips' return
+                                     quantiles. Did the teacher ever see the behaviour it was meant to ask for?
 
 Examples (the figures in benchmarks/README.md):
   python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
@@ -138,6 +141,22 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
               f"{members.std(0).mean():.2f}/step)")  # fmt: skip
 
 
+def labels(runs: list[Path], above: float) -> None:
+    for run in runs:
+        store = LabelStore(run / rf.STORE, create=False)
+        pairs = store.comparisons()
+        ids = sorted({i for c in pairs for i in (c.a, c.b)})
+        worth = {i: Segment.from_bytes(b).true_return for i, b in store.items(ids).items()}
+        store.close()
+        returns = np.array(list(worth.values()))
+        held = np.mean([max(worth[c.a], worth[c.b]) > above for c in pairs])
+        equal = sum(c.choice.value == "equal" for c in pairs)
+        q = ", ".join(f"{v:.2f}" for v in np.quantile(returns, [0.5, 0.9, 0.99, 1.0]))
+        print(f"{run}: {len(pairs)} labelled pairs of {len(ids)} clips; clips worth over {above:g}: "
+              f"{100 * np.mean(returns > above):.1f}%, pairs holding one: {100 * held:.1f}%; answered equal: "
+              f"{equal}; clip return median, 90th, 99th percentile, max: {q}")  # fmt: skip
+
+
 def refit_steps(c: TrainConfig) -> list[int]:
     """Timesteps at which a synthetic-teacher run's reward model changed, replayed from its schedule as the trainer
     asks: `refit_lag` rollouts after each ask, or at the next ask if that comes first; the last ask's at once."""
@@ -195,6 +214,9 @@ def main() -> None:
     q.add_argument("others", type=Path, nargs="+")
     q.add_argument("--model", type=Path)
     q.add_argument("--steps", type=int, help="score only each episode's first STEPS steps")
+    lb = sub.add_parser("labels")
+    lb.add_argument("runs", type=Path, nargs="+")
+    lb.add_argument("--above", type=float, default=1.0, help="a clip's true return that counts as worth seeing")
     r = sub.add_parser("refits")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--after", type=int, default=150_000)
@@ -206,6 +228,8 @@ def main() -> None:
         fit_first(args.run, args.n, args.out)
     elif args.cmd == "policies":
         policies(args.run, args.others, args.model, args.steps)
+    elif args.cmd == "labels":
+        labels(args.runs, args.above)
     elif args.cmd == "refits":
         refits(args.runs, args.after)
     else:
