@@ -22,6 +22,7 @@ ENVS = {
     "prefrl/HopperBackflip-v6": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v7": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v8": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v9": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
@@ -39,12 +40,13 @@ KWARGS = {
     "prefrl/HopperBackflip-v6": _V5,  # in 250-step episodes (EPISODE_STEPS)
     "prefrl/HopperBackflip-v7": {**_V5, "paid_turns": 1},
     "prefrl/HopperBackflip-v8": {**_V5, "paid_turns": 1, "touch_share": 0.5},
+    "prefrl/HopperBackflip-v9": {**_V5, "paid_turns": 1, "touch_share": 0.5, "over_cost": 1.0},
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 
 HORIZON = 1000
 """Steps in every episode (none ends early), unless EPISODE_STEPS says otherwise."""
-EPISODE_STEPS = {"prefrl/HopperBackflip-v6": 250, "prefrl/HopperBackflip-v7": 250, "prefrl/HopperBackflip-v8": 250}
+EPISODE_STEPS = {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9)}
 """v6: 2 s, time for one flip and its landing. In 1000-step episodes the hopper jumped once and lay on the floor
 for the rest, so 15 of every 16 clips showed it lying there, and few queries compared two jumps."""
 

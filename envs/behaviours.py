@@ -51,6 +51,11 @@ HopperBackflip-v8 (session 17): v7, with half the landing bonus (2.5) paid at th
     counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything, so nothing told
     it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and standing up
     after the landing still earns the rest.
+HopperBackflip-v9 (session 17): v8, charging 1 for each turn past the first (in the air or on the floor, up to the
+    furthest the torso has got). On v7 and v8 the turns after the first were free, so once a preference run's hopper
+    tumbled on past one turn, its clips were all worth the same (0.88 +- 0.003 on v8): the teacher's answers said
+    nothing, and nothing brought it back to the near-landings it had flown earlier. Here a tumble is worth less the
+    further it goes, and a flip landed standing is charged nothing.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -80,20 +85,21 @@ def make_counter(
     judged_steps: int | None = None,
     paid_turns: int | None = None,
     touch_share: float = 0.0,
+    over_cost: float = 0.0,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
     shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1; v8: v7's and
-    touch_share=0.5), starting from the torso pitch at reset."""
+    touch_share=0.5; v9: v8's and over_cost=1), starting from the torso pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
         return ShapedBackflipCounter(
-            pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns, touch_share
+            pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns, touch_share, over_cost
         )
-    if ground_share or judged_steps or paid_turns or touch_share:
+    if ground_share or judged_steps or paid_turns or touch_share or over_cost:
         raise ValueError(
-            "ground_share, judged_steps, paid_turns and touch_share are the shaped oracle's (v3's, v4's, v7's, v8's):"
-            " pass shaped=True"
+            "ground_share, judged_steps, paid_turns, touch_share and over_cost are the shaped oracle's (v3's, v4's,"
+            " v7's, v8's, v9's): pass shaped=True"
         )
     return BackflipCounter(pitch, landing_bonus, air_only)
 
@@ -165,6 +171,8 @@ class ShapedBackflipCounter:
     - `touch_share` of the bonus (v2-v7: 0; v8: 0.5) is paid at the touch-down itself, in proportion to how near
       upright the torso comes down (cos of its tilt, 0 past 90 degrees), the rest over `judged_steps` as above: a
       flip that over-rotates 60 degrees and crashes earns part of it, one over-rotating 30 degrees more.
+    - Turning on past the `paid_turns` costs `over_cost` a turn (v2-v8: 0; v9: 1), in the air or on the floor, counted
+      once up to the furthest the torso has got: rocking back and forth past it is charged only for new ground.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
     """
 
@@ -176,10 +184,15 @@ class ShapedBackflipCounter:
         judged_steps: int = JUDGED_STEPS,
         paid_turns: int | None = None,
         touch_share: float = 0.0,
+        over_cost: float = 0.0,
     ) -> None:
+        if over_cost and paid_turns is None:
+            raise ValueError("over_cost charges turns past paid_turns: give paid_turns too")
         self.start = self.last = pitch
         self.paid_turns = paid_turns
         self.touch_share = touch_share
+        self.over_cost = over_cost
+        self.beyond = 0.0  # the furthest the torso has turned past paid_turns
         self.judged_steps = judged_steps
         self.landed = 0  # completed turns already judged at a touch-down
         self.landing_bonus = landing_bonus
@@ -201,8 +214,12 @@ class ShapedBackflipCounter:
             taken = min(self.credit, -delta)
             self.credit -= taken
             delta += taken
+        over = 0.0
+        if self.over_cost:
+            beyond = max(self.beyond, self.progress(pitch) - self.paid_turns)  # type: ignore[operator]
+            over, self.beyond = self.over_cost * (beyond - self.beyond), beyond
         in_air = airborne or delta < 0  # forward rotation counts against anywhere, as rotation in the air does
-        reward = delta if in_air else self.ground_share * delta
+        reward = (delta if in_air else self.ground_share * delta) - over
         self.flight += delta if in_air else 0.0
         if self.was_airborne and not airborne:  # touch-down
             progress = self.progress(pitch)
@@ -227,7 +244,7 @@ def backflip_rewards(
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
     air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and
-    paid_turns=1; v8: v7's and touch_share=0.5)."""
+    paid_turns=1; v8: v7's and touch_share=0.5; v9: v8's and over_cost=1)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
@@ -243,6 +260,7 @@ class HopperBackflip(HopperEnv):
         judged_steps: int | None = None,
         paid_turns: int | None = None,
         touch_share: float = 0.0,
+        over_cost: float = 0.0,
         velocity_clip: float | None = 10.0,
         **kwargs,
     ) -> None:
@@ -257,6 +275,8 @@ class HopperBackflip(HopperEnv):
             self._oracle["paid_turns"] = paid_turns
         if touch_share:  # v8's
             self._oracle["touch_share"] = touch_share
+        if over_cost:  # v9's
+            self._oracle["over_cost"] = over_cost
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 

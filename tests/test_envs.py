@@ -19,7 +19,7 @@ def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_ste
     check_env(env.unwrapped, skip_render_check=True)
     assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
     # 2 s, one flip; the paper's variants keep 1000
-    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8)}
+    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9)}
     assert not can_terminate_early(env)  # episodes never end early: no termination leaks the reward
     env.close()
 
@@ -85,7 +85,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(9)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(10)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
@@ -94,6 +94,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     assert registered[5] == registered[6] == registered[4]  # v5, v6 change what the agent sees, not the oracle
     assert registered[7] == {**registered[6], "paid_turns": 1}
     assert registered[8] == {**registered[7], "touch_share": 0.5}
+    assert registered[9] == {**registered[8], "over_cost": 1.0}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -254,6 +255,27 @@ def test_backflip_v8_pays_half_the_landing_at_touch_down_by_how_near_upright_the
     assert _v8(*stuck) > _v8(*crash(1.0)) + 2  # and standing up after it still earns half the bonus
     with pytest.raises(ValueError, match="shaped"):
         backflip_rewards(_flip(), np.full(40, 1.25), touch_share=0.5)
+
+
+def _v9(pitch, height, air) -> float:
+    return _v2(pitch, height, air, ground_share=0.5, judged_steps=100, paid_turns=1, touch_share=0.5, over_cost=1.0)
+
+
+def test_backflip_v9_charges_each_turn_past_the_first_so_a_tumble_is_worth_less_the_further_it_goes():
+    one, three = _tumble(1), _tumble(3)
+    assert _v8(*three) == pytest.approx(_v8(*one))  # v7, v8: the turns after the first are free
+    assert _v9(*three) == pytest.approx(_v9(*one) - 2.0)  # v9: each costs what the first earned
+    over = _flight_and_landing(1.3, after_height=np.full(120, 0.2), after=120)  # 0.3 turn past, crashed
+    assert _v9(*over) == pytest.approx(_v8(*over) - 0.3)
+    stuck = _flight_and_landing(1.0, after=120)
+    assert _v9(*stuck) == pytest.approx(_v8(*stuck))  # a flip landed standing is not charged
+    # rocking back and forth past the turn is charged once, for the furthest it got
+    pitch, height, air = _flight_and_landing(1.2, after=120)
+    rock = pitch[-1] + 0.1 * 2 * math.pi * np.sin(np.linspace(0, 6 * math.pi, 120))  # +-0.1 turn, three times
+    rocked = np.r_[pitch[:-120], rock], height, air
+    assert _v9(*rocked) == pytest.approx(_v8(*rocked) - 0.3, abs=1e-3)
+    with pytest.raises(ValueError, match="paid_turns"):
+        backflip_rewards(_flip(), np.full(40, 1.25), shaped=True, over_cost=1.0)
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
