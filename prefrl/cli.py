@@ -472,6 +472,12 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         help="steps per clip of the preference cells (default: prefrl train's, ~1.5 s of sim time, 15-60 steps)",
     )
     p.add_argument(
+        "--buffer-size",
+        type=int,
+        metavar="CLIPS",
+        help="the preference cells draw queries from this many most recent clips (default: prefrl train's, 2000)",
+    )
+    p.add_argument(
         "--backend",
         choices=["local", "ray"],
         default="local",
@@ -526,6 +532,12 @@ def _bench(args: argparse.Namespace) -> int:
     if args.segment_length is not None:
         check_segment_length(args.segment_length)  # here once rather than in every cell's process
         preference_extra += ["--segment-length", str(args.segment_length)]
+    if args.buffer_size is not None:
+        if args.buffer_size < 2:
+            raise PrefrlError(
+                f"--buffer-size counts the clips queries are drawn from: at least 2, not {args.buffer_size}"
+            )
+        preference_extra += ["--buffer-size", str(args.buffer_size)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,

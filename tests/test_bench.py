@@ -60,6 +60,29 @@ def test_bench_gives_its_clip_length_to_the_preference_cells_only(tmp_path, caps
     assert "--segment-length counts steps per clip" in capsys.readouterr().err
 
 
+def test_bench_gives_its_query_buffer_size_to_the_preference_cells_and_refuses_one_under_two(tmp_path, capsys):
+    import json
+    from dataclasses import asdict
+
+    from prefrl.cli import build_parser, main, train_config_from_args
+
+    sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
+    assert main([*sweep, "--buffer-size", "1"]) == 2
+    assert "--buffer-size counts the clips" in capsys.readouterr().err
+    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--buffer-size", "200"])
+    baseline, preference = config.cells()
+    assert "--buffer-size" not in train_args(config, baseline)
+    for cell in (baseline, preference):  # the config.json each cell's run writes
+        run = train_config_from_args(build_parser().parse_args(train_args(config, cell))).resolved()
+        cell.folder(tmp_path).mkdir(parents=True)
+        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(run)))
+    assert json.loads((preference.folder(tmp_path) / "config.json").read_text())["buffer_size"] == 200
+    assert main([*sweep, "--buffer-size", "200", "--report-only"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*sweep, "--report-only"]) == 0
+    assert "buffer_size=200 (this sweep: 2000)" in capsys.readouterr().err
+
+
 def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
     import json
     from dataclasses import asdict
