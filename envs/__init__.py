@@ -23,6 +23,7 @@ ENVS = {
     "prefrl/HopperBackflip-v7": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v8": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v9": "prefrl_envs.behaviours:HopperBackflip",
+    "prefrl/HopperBackflip-v10": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HopperBackflip-v0": "prefrl_envs.behaviours:HopperBackflip",
     "prefrl/HalfCheetahOneLeg-v0": "prefrl_envs.behaviours:HalfCheetahOneLeg",
 }
@@ -41,12 +42,13 @@ KWARGS = {
     "prefrl/HopperBackflip-v7": {**_V5, "paid_turns": 1},
     "prefrl/HopperBackflip-v8": {**_V5, "paid_turns": 1, "touch_share": 0.5},
     "prefrl/HopperBackflip-v9": {**_V5, "paid_turns": 1, "touch_share": 0.5, "over_cost": 1.0},
+    "prefrl/HopperBackflip-v10": {**_V5, "paid_turns": 1, "touch_share": 0.5, "over_cost": 1.0, "touch_height": 0.6},
 }
 """Settings of an env's versions: earlier ones stay registered so their published results can be reproduced."""
 
 HORIZON = 1000
 """Steps in every episode (none ends early), unless EPISODE_STEPS says otherwise."""
-EPISODE_STEPS = {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9)}
+EPISODE_STEPS = {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9, 10)}
 """v6: 2 s, time for one flip and its landing. In 1000-step episodes the hopper jumped once and lay on the floor
 for the rest, so 15 of every 16 clips showed it lying there, and few queries compared two jumps."""
 

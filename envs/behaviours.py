@@ -44,18 +44,24 @@ HopperBackflip-v7 (session 16; 1M steps: as on v6, and with 1-s clips too): v6 (
     folded on its hip each time, which v6's oracle paid about 2.6 (a flip landed standing about 5.9), and its reward
     models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
     nothing, so clips past the first turn differ only in how the hopper lands.
-HopperBackflip-v8 (session 17): v7, with half the landing bonus (2.5) paid at the touch-down itself, in proportion
+HopperBackflip-v8 (session 17; 500k steps: scripted-reward PPO lands, preference PPO flies near-landings at 50-75k
+    steps, then tumbles on past the turn): v7, with half the landing bonus (2.5) paid at the touch-down itself, in proportion
     to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is graded over the
     100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO: 31-34) and came
     down 64 degrees or more past a whole turn, lying on the floor, where v7's grade (torso height 0.4 m or lower
     counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything, so nothing told
     it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and standing up
     after the landing still earns the rest.
-HopperBackflip-v9 (session 17): v8, charging 1 for each turn past the first (in the air or on the floor, up to the
+HopperBackflip-v9 (session 17; 1M steps, 1,400 labels: preference PPO comes down within 20 degrees of upright on
+    every seed, and on seed 2 lands the flip and stands up on its foot before tipping over backwards; scripted-reward
+    PPO sits down on its hip instead, which v9 pays, see v10): v8, charging 1 for each turn past the first (in the air or on the floor, up to the
     furthest the torso has got). On v7 and v8 the turns after the first were free, so once a preference run's hopper
     tumbled on past one turn, its clips were all worth the same (0.88 +- 0.003 on v8): the teacher's answers said
     nothing, and nothing brought it back to the near-landings it had flown earlier. Here a tumble is worth less the
     further it goes, and a flip landed standing is charged nothing.
+HopperBackflip-v10 (session 17): v9, paying the touch-down share only to a torso that comes down clear of the floor:
+    in full from 0.6 m up, nothing at 0.3 m. v9's scripted-reward PPO came down sitting on its hip, torso upright
+    0.24 m up with the leg folded over it, and v9 paid that touch-down as it pays a landing on the foot.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
@@ -86,20 +92,28 @@ def make_counter(
     paid_turns: int | None = None,
     touch_share: float = 0.0,
     over_cost: float = 0.0,
+    touch_height: float = 0.0,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
     shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1; v8: v7's and
-    touch_share=0.5; v9: v8's and over_cost=1), starting from the torso pitch at reset."""
+    touch_share=0.5; v9: v8's and over_cost=1; v10: v9's and touch_height=0.6), starting from the torso pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
         return ShapedBackflipCounter(
-            pitch, landing_bonus, ground_share, judged_steps or JUDGED_STEPS, paid_turns, touch_share, over_cost
+            pitch,
+            landing_bonus,
+            ground_share,
+            judged_steps or JUDGED_STEPS,
+            paid_turns,
+            touch_share,
+            over_cost,
+            touch_height,
         )
-    if ground_share or judged_steps or paid_turns or touch_share or over_cost:
+    if ground_share or judged_steps or paid_turns or touch_share or over_cost or touch_height:
         raise ValueError(
-            "ground_share, judged_steps, paid_turns, touch_share and over_cost are the shaped oracle's (v3's, v4's,"
-            " v7's, v8's, v9's): pass shaped=True"
+            "ground_share, judged_steps, paid_turns, touch_share, over_cost and touch_height are the shaped oracle's"
+            " (v3's, v4's, v7's-v10's): pass shaped=True"
         )
     return BackflipCounter(pitch, landing_bonus, air_only)
 
@@ -170,7 +184,10 @@ class ShapedBackflipCounter:
       more turns earns nothing once the first has been judged: only its landing can still differ.
     - `touch_share` of the bonus (v2-v7: 0; v8: 0.5) is paid at the touch-down itself, in proportion to how near
       upright the torso comes down (cos of its tilt, 0 past 90 degrees), the rest over `judged_steps` as above: a
-      flip that over-rotates 60 degrees and crashes earns part of it, one over-rotating 30 degrees more.
+      flip that over-rotates 60 degrees and crashes earns part of it, one over-rotating 30 degrees more. With
+      `touch_height` (v10: 0.6 m) it is paid in full only if the torso is that high at the touch-down, falling to
+      nothing 0.3 m lower: v9's scripted-reward PPO came down sitting on its hip, torso upright 0.24 m up and its leg
+      folded over it, and earned the lot.
     - Turning on past the `paid_turns` costs `over_cost` a turn (v2-v8: 0; v9: 1), in the air or on the floor, counted
       once up to the furthest the torso has got: rocking back and forth past it is charged only for new ground.
     Unlike v1, a turn must be made in one flight, and a judged touch-down uses its turn up, whatever the bonus.
@@ -185,12 +202,14 @@ class ShapedBackflipCounter:
         paid_turns: int | None = None,
         touch_share: float = 0.0,
         over_cost: float = 0.0,
+        touch_height: float = 0.0,
     ) -> None:
         if over_cost and paid_turns is None:
             raise ValueError("over_cost charges turns past paid_turns: give paid_turns too")
         self.start = self.last = pitch
         self.paid_turns = paid_turns
         self.touch_share = touch_share
+        self.touch_height = touch_height
         self.over_cost = over_cost
         self.beyond = 0.0  # the furthest the torso has turned past paid_turns
         self.judged_steps = judged_steps
@@ -227,7 +246,8 @@ class ShapedBackflipCounter:
             if turns > self.landed and (self.paid_turns is None or self.landed < self.paid_turns):
                 if self.flight >= 0.5:
                     self.judging = self.judged_steps
-                    reward += self.landing_bonus * self.touch_share * max(0.0, math.cos(tilt(pitch)))
+                    clear = min(1.0, max(0.0, (height - self.touch_height) / 0.3 + 1)) if self.touch_height else 1.0
+                    reward += self.landing_bonus * self.touch_share * max(0.0, math.cos(tilt(pitch))) * clear
                 self.credit = max(0.0, min(progress, turns + 1.0) - cap)
                 self.landed = turns
             self.flight = 0.0
@@ -244,7 +264,7 @@ def backflip_rewards(
     """Oracle reward of each step of a motion given as torso pitch (rad), height and whether it is off the floor
     (default: always), starting at step 0's state. `oracle` takes make_counter's settings (v0: landing_bonus=1,
     air_only=False; v2: shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and
-    paid_turns=1; v8: v7's and touch_share=0.5; v9: v8's and over_cost=1)."""
+    paid_turns=1; v8: v7's and touch_share=0.5; v9: v8's and over_cost=1; v10: v9's and touch_height=0.6)."""
     air = np.ones(len(pitch), dtype=bool) if airborne is None else np.asarray(airborne, dtype=bool)
     counter = make_counter(float(pitch[0]), **oracle)
     return np.array([counter.step(float(p), float(h), bool(a)) for p, h, a in zip(pitch[1:], height[1:], air[1:])])
@@ -261,6 +281,7 @@ class HopperBackflip(HopperEnv):
         paid_turns: int | None = None,
         touch_share: float = 0.0,
         over_cost: float = 0.0,
+        touch_height: float = 0.0,
         velocity_clip: float | None = 10.0,
         **kwargs,
     ) -> None:
@@ -277,6 +298,8 @@ class HopperBackflip(HopperEnv):
             self._oracle["touch_share"] = touch_share
         if over_cost:  # v9's
             self._oracle["over_cost"] = over_cost
+        if touch_height:  # v10's
+            self._oracle["touch_height"] = touch_height
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 

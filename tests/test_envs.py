@@ -19,7 +19,7 @@ def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_ste
     check_env(env.unwrapped, skip_render_check=True)
     assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
     # 2 s, one flip; the paper's variants keep 1000
-    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9)}
+    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9, 10)}
     assert not can_terminate_early(env)  # episodes never end early: no termination leaks the reward
     env.close()
 
@@ -85,7 +85,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(10)}
+    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(11)}
     assert registered[0] == {**v0, "shaped": False}
     assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
     assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
@@ -95,6 +95,7 @@ def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session
     assert registered[7] == {**registered[6], "paid_turns": 1}
     assert registered[8] == {**registered[7], "touch_share": 0.5}
     assert registered[9] == {**registered[8], "over_cost": 1.0}
+    assert registered[10] == {**registered[9], "touch_height": 0.6}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -276,6 +277,23 @@ def test_backflip_v9_charges_each_turn_past_the_first_so_a_tumble_is_worth_less_
     assert _v9(*rocked) == pytest.approx(_v8(*rocked) - 0.3, abs=1e-3)
     with pytest.raises(ValueError, match="paid_turns"):
         backflip_rewards(_flip(), np.full(40, 1.25), shaped=True, over_cost=1.0)
+
+
+def _v10(pitch, height, air) -> float:
+    oracle = {"ground_share": 0.5, "judged_steps": 100, "paid_turns": 1, "touch_share": 0.5, "over_cost": 1.0}
+    return _v2(pitch, height, air, **oracle, touch_height=0.6)
+
+
+def test_backflip_v10_pays_the_touch_down_only_to_a_torso_that_comes_down_clear_of_the_floor():
+    def landing(height: float):  # one flip, coming down with the torso upright at `height` and staying there
+        return _flight_and_landing(1.0, after_height=np.full(120, height), after=120)
+
+    on_the_hip = landing(0.24)  # v9's scripted-reward PPO: sitting on its hip, the leg folded over the torso
+    assert _v9(*on_the_hip) == pytest.approx(_v9(*landing(1.25)) - 2.5)  # v9 paid its touch-down in full
+    assert _v10(*on_the_hip) == pytest.approx(_v9(*on_the_hip) - 2.5)  # v10 pays it nothing
+    assert _v10(*landing(0.45)) == pytest.approx(_v9(*landing(0.45)) - 2.5 * 0.5)  # half, halfway up the ramp
+    for height in (0.64, 1.25):  # crouched on the leg (v9's preference PPO, seed 2) or standing: in full
+        assert _v10(*landing(height)) == pytest.approx(_v9(*landing(height)))
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
