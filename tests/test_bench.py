@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from prefrl.bench.report import final_return, reward_time_share
 from prefrl.bench.sweep import Cell, SweepConfig, progress_of, train_args
 
@@ -37,50 +39,36 @@ def test_preference_only_settings_reach_the_preference_cells_and_not_the_baselin
     assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
 
 
-def test_bench_gives_its_clip_length_to_the_preference_cells_only(tmp_path, capsys):
+@pytest.mark.parametrize(
+    ("flag", "field", "default", "refused", "why"),
+    [
+        ("--segment-length", "segment_length", None, "0", "--segment-length counts steps per clip"),
+        ("--buffer-size", "buffer_size", 2000, "1", "--buffer-size counts the clips"),
+    ],
+)
+def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells_only(
+    tmp_path, capsys, flag, field, default, refused, why
+):
     import json
     from dataclasses import asdict
 
     from prefrl.cli import build_parser, main, train_config_from_args
 
-    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--segment-length", "125"])
+    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=[flag, "125"])
     baseline, preference = config.cells()
-    assert "--segment-length" not in train_args(config, baseline)
+    assert flag not in train_args(config, baseline)
     for cell in (baseline, preference):  # the config.json each cell's run writes
         run = train_config_from_args(build_parser().parse_args(train_args(config, cell))).resolved()
         cell.folder(tmp_path).mkdir(parents=True)
         (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(run)))
-    assert json.loads((preference.folder(tmp_path) / "config.json").read_text())["segment_length"] == 125
+    assert json.loads((preference.folder(tmp_path) / "config.json").read_text())[field] == 125
     sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
-    assert main([*sweep, "--segment-length", "125", "--report-only"]) == 0
+    assert main([*sweep, flag, "125", "--report-only"]) == 0
     assert "warning" not in capsys.readouterr().err  # the flag reaches the cells as they ran
     assert main([*sweep, "--report-only"]) == 0
-    assert "segment_length=125 (this sweep: None)" in capsys.readouterr().err  # a sweep without it would mix them
-    assert main([*sweep, "--segment-length", "0"]) == 2
-    assert "--segment-length counts steps per clip" in capsys.readouterr().err
-
-
-def test_bench_gives_its_query_buffer_size_to_the_preference_cells_and_refuses_one_under_two(tmp_path, capsys):
-    import json
-    from dataclasses import asdict
-
-    from prefrl.cli import build_parser, main, train_config_from_args
-
-    sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
-    assert main([*sweep, "--buffer-size", "1"]) == 2
-    assert "--buffer-size counts the clips" in capsys.readouterr().err
-    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--buffer-size", "200"])
-    baseline, preference = config.cells()
-    assert "--buffer-size" not in train_args(config, baseline)
-    for cell in (baseline, preference):  # the config.json each cell's run writes
-        run = train_config_from_args(build_parser().parse_args(train_args(config, cell))).resolved()
-        cell.folder(tmp_path).mkdir(parents=True)
-        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(run)))
-    assert json.loads((preference.folder(tmp_path) / "config.json").read_text())["buffer_size"] == 200
-    assert main([*sweep, "--buffer-size", "200", "--report-only"]) == 0
-    assert "warning" not in capsys.readouterr().err
-    assert main([*sweep, "--report-only"]) == 0
-    assert "buffer_size=200 (this sweep: 2000)" in capsys.readouterr().err
+    assert f"{field}=125 (this sweep: {default})" in capsys.readouterr().err  # a sweep without it would mix them
+    assert main([*sweep, flag, refused]) == 2
+    assert why in capsys.readouterr().err
 
 
 def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
