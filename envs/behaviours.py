@@ -45,23 +45,25 @@ HopperBackflip-v7 (session 16; 1M steps: as on v6, and with 1-s clips too): v6 (
     models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
     nothing, so clips past the first turn differ only in how the hopper lands.
 HopperBackflip-v8 (session 17; 500k steps: scripted-reward PPO lands, preference PPO flies near-landings at 50-75k
-    steps, then tumbles on past the turn): v7, with half the landing bonus (2.5) paid at the touch-down itself, in proportion
-    to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is graded over the
-    100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO: 31-34) and came
-    down 64 degrees or more past a whole turn, lying on the floor, where v7's grade (torso height 0.4 m or lower
-    counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything, so nothing told
-    it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and standing up
-    after the landing still earns the rest.
+    steps, then tumbles on past the turn): v7, with half the landing bonus (2.5) paid at the touch-down itself, in
+    proportion to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is
+    graded over the 100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO:
+    31-34) and came down 64 degrees or more past a whole turn, lying on the floor, where v7's grade (torso height
+    0.4 m or lower counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything,
+    so nothing told it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and
+    standing up after the landing still earns the rest.
 HopperBackflip-v9 (session 17; 1M steps, 1,400 labels: preference PPO comes down within 20 degrees of upright on
-    every seed, and on seed 2 lands the flip and stands up on its foot before tipping over backwards; scripted-reward
-    PPO sits down on its hip instead, which v9 pays, see v10): v8, charging 1 for each turn past the first (in the air or on the floor, up to the
-    furthest the torso has got). On v7 and v8 the turns after the first were free, so once a preference run's hopper
-    tumbled on past one turn, its clips were all worth the same (0.88 +- 0.003 on v8): the teacher's answers said
-    nothing, and nothing brought it back to the near-landings it had flown earlier. Here a tumble is worth less the
-    further it goes, and a flip landed standing is charged nothing.
-HopperBackflip-v10 (session 17): v9, paying the touch-down share only to a torso that comes down clear of the floor:
-    in full from 0.6 m up, nothing at 0.3 m. v9's scripted-reward PPO came down sitting on its hip, torso upright
-    0.24 m up with the leg folded over it, and v9 paid that touch-down as it pays a landing on the foot.
+    every seed, and on seed 2 lands the flip and stands up on its foot before tipping over backwards;
+    scripted-reward PPO sits down on its hip instead, which v9 pays, see v10): v8, charging 1 for each turn past the
+    first (in the air or on the floor, up to the furthest the torso has got). On v7 and v8 the turns after the first
+    were free, so once a preference run's hopper tumbled on past one turn, its clips were all worth the same (0.88
+    +- 0.003 on v8): the teacher's answers said nothing, and nothing brought it back to the near-landings it had
+    flown earlier. Here a tumble is worth less the further it goes, and a flip landed standing is charged nothing.
+HopperBackflip-v10 (session 17; 1M steps, 1,400 labels: scripted-reward PPO lands on its foot and stands, preference
+    PPO comes down low, which v10 pays little, and lands none): v9, paying the touch-down share only to a torso that
+    comes down clear of the floor: in full from 0.6 m up, nothing at 0.3 m. v9's scripted-reward PPO came down
+    sitting on its hip, torso upright 0.24 m up with the leg folded over it, and v9 paid that touch-down as it pays
+    a landing on the foot.
 HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
