@@ -97,8 +97,9 @@ def make_counter(
     touch_height: float = 0.0,
 ) -> BackflipCounter | ShapedBackflipCounter:
     """The backflip oracle of a version's settings (v0: landing_bonus=1, air_only=False; v1: the defaults; v2:
-    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1; v8: v7's and
-    touch_share=0.5; v9: v8's and over_cost=1; v10: v9's and touch_height=0.6), starting from the torso pitch at reset."""
+    shaped=True; v3: shaped=True, ground_share=0.5; v4: v3's and judged_steps=100; v7: v4's and paid_turns=1; v8:
+    v7's and touch_share=0.5; v9: v8's and over_cost=1; v10: v9's and touch_height=0.6), starting from the torso
+    pitch at reset."""
     if shaped:
         if not air_only:
             raise ValueError("the shaped oracle pays rotation in the air only: air_only=False is v0's, not v2's")
