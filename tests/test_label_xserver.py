@@ -81,7 +81,30 @@ def test_a_scripted_person_teaches_a_training_run_through_the_window(tmp_path, d
     assert len(labels) >= 10  # the up-front quarter, then labels while PPO trained
     rows = rf.read_metrics(run)
     assert rows[-1]["labels"] > rows[0]["labels"]  # labels kept arriving during training
-    assert rows[-1]["reward_model_accuracy"] > 0.6  # chance is 0.5
+    # what the person taught is what the run's reward model learned: it orders the pairs they labelled their way
+    # (how well it generalises to new clips is learning quality, measured in benchmarks/, not here)
+    assert agreement_with_labels(run, store) > 0.75  # chance is 0.5; a left/right mix-up would give well under it
+
+
+def agreement_with_labels(run: Path, store: LabelStore) -> float:
+    """Share of the labelled pairs (ties left out) that the run's saved reward ensemble orders as they were labelled."""
+    import gymnasium as gym
+
+    from prefrl.control.segments import Segment, batch_features
+    from prefrl.control.trainer import TrainConfig
+    from prefrl.core.comparisons import Choice
+    from prefrl.core.reward import RewardEnsemble
+
+    config = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+    env = gym.make(config.env)
+    ensemble = RewardEnsemble(env.observation_space.shape[0] + env.action_space.shape[0], config.reward_model)
+    ensemble.load(run / rf.REWARD)
+    pairs = [c for c in store.comparisons() if c.choice != Choice.EQUAL]
+    segments = [Segment.from_bytes(store.item(i)) for c in pairs for i in (c.a, c.b)]
+    items, mask = batch_features(segments, max(len(s) for s in segments))
+    predicted = ensemble.member_returns(items, mask).mean(0).reshape(-1, 2)
+    said_a = np.array([c.choice == Choice.LEFT for c in pairs])
+    return float(np.mean((predicted[:, 0] > predicted[:, 1]) == said_a))
 
 
 def test_watch_plays_the_policy_in_a_window(tmp_path, display):
