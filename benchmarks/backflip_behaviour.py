@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Iterator
 from pathlib import Path
 
 import gymnasium as gym
@@ -64,15 +65,21 @@ def describe(run: Path, episodes: int) -> str:
 def first_touch_down(qpos: np.ndarray, airborne: np.ndarray) -> tuple[float, float, float]:
     """Net backward turns, torso tilt (degrees, + tipped forward) and torso height at the first touch-down after a
     flight that turned at least half a turn: how near upright the flip came down (NaN if no such flight)."""
+    for t, turned in flights(qpos, airborne):
+        if turned >= 0.5:
+            return -(qpos[t, 2] - qpos[0, 2]) / (2 * math.pi), math.degrees(tilt(float(qpos[t, 2]))), qpos[t, 1]
+    return math.nan, math.nan, math.nan
+
+
+def flights(qpos: np.ndarray, airborne: np.ndarray) -> Iterator[tuple[int, float]]:
+    """(touch-down step, backward turns made since the take-off) of each flight that took off within the episode."""
     takeoff = None
     for t in range(1, len(qpos)):
         if airborne[t] and not airborne[t - 1]:
             takeoff = t - 1
         elif airborne[t - 1] and not airborne[t] and takeoff is not None:
-            if -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi) >= 0.5:
-                return -(qpos[t, 2] - qpos[0, 2]) / (2 * math.pi), math.degrees(tilt(float(qpos[t, 2]))), qpos[t, 1]
+            yield t, -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi)
             takeoff = None
-    return math.nan, math.nan, math.nan
 
 
 def landed_flips(qpos: np.ndarray, airborne: np.ndarray, standing_up: np.ndarray) -> tuple[int, int, int]:
@@ -83,22 +90,16 @@ def landed_flips(qpos: np.ndarray, airborne: np.ndarray, standing_up: np.ndarray
     that comes down on its back or sits on the floor is none of these; one that touches down short of upright and
     rocks upright on the floor counts as standing or crouched, not as an upright touch-down."""
     upright_touchdowns = standing = crouched = 0
-    takeoff = None
-    for t in range(1, len(qpos)):
-        if airborne[t] and not airborne[t - 1]:
-            takeoff = t - 1
-        elif airborne[t - 1] and not airborne[t] and takeoff is not None:
-            turned = -(qpos[t, 2] - qpos[takeoff, 2]) / (2 * math.pi)
-            down_tilt = abs(tilt(float(qpos[t, 2])))
-            if turned >= 0.75 and down_tilt < math.pi / 2:
-                upright_touchdowns += int(down_tilt < 0.5 and qpos[t, 1] > 0.6)
-                after = qpos[t : t + 100]
-                level = np.abs([tilt(float(p)) for p in after[:, 2]]) < 0.5
-                if np.any(standing_up[t : t + 100]):
-                    standing += 1
-                elif np.any(level & (after[:, 1] > 0.6)):
-                    crouched += 1
-            takeoff = None
+    for t, turned in flights(qpos, airborne):
+        down_tilt = abs(tilt(float(qpos[t, 2])))
+        if turned >= 0.75 and down_tilt < math.pi / 2:
+            upright_touchdowns += int(down_tilt < 0.5 and qpos[t, 1] > 0.6)
+            after = qpos[t : t + 100]
+            level = np.abs([tilt(float(p)) for p in after[:, 2]]) < 0.5
+            if np.any(standing_up[t : t + 100]):
+                standing += 1
+            elif np.any(level & (after[:, 1] > 0.6)):
+                crouched += 1
     return upright_touchdowns, standing, crouched
 
 
