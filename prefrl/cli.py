@@ -495,7 +495,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
-    from prefrl.control.trainer import check_env_id, check_segment_length
+    from prefrl.control.trainer import check_buffer_size, check_env_id, check_segment_length
     from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
     from prefrl.core.teachers import PRESETS
@@ -533,10 +533,7 @@ def _bench(args: argparse.Namespace) -> int:
         check_segment_length(args.segment_length)  # here once rather than in every cell's process
         preference_extra += ["--segment-length", str(args.segment_length)]
     if args.buffer_size is not None:
-        if args.buffer_size < 2:
-            raise PrefrlError(
-                f"--buffer-size counts the clips queries are drawn from: at least 2, not {args.buffer_size}"
-            )
+        check_buffer_size(args.buffer_size)
         preference_extra += ["--buffer-size", str(args.buffer_size)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,

@@ -44,6 +44,8 @@ def test_non_mujoco_env_is_refused(capsys, tmp_path):
         (["--refit-lag", "-1"], "--refit-lag counts rollouts"),
         (["--fit-threads", "0"], "--fit-threads must be at least 1"),
         (["--segment-length", "0"], "--segment-length counts steps per clip"),
+        (["--buffer-size", "1"], "--buffer-size counts the clips"),
+        (["--candidate-factor", "0"], "--candidate-factor and --query-batch must be at least 1"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):

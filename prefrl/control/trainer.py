@@ -184,6 +184,11 @@ def check_segment_length(steps: int) -> None:
         raise PrefrlError(f"--segment-length counts steps per clip and must be at least 1, not {steps}")
 
 
+def check_buffer_size(clips: int) -> None:
+    if clips < 2:
+        raise PrefrlError(f"--buffer-size counts the clips queries are drawn from: at least 2, not {clips}")
+
+
 def check_device(device: str) -> None:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise PrefrlError("--device cuda was asked for but this machine has no usable CUDA GPU; use --device cpu")
@@ -227,8 +232,9 @@ def validate(config: TrainConfig) -> None:
                 raise PrefrlError(f"{config.env} has no camera {config.camera!r}; choose one of {names}")
         if config.alive_bonus is not None and not math.isfinite(config.alive_bonus):
             raise PrefrlError(f"--alive-bonus must be a finite number, not {config.alive_bonus}")
-        if config.buffer_size < 2 or config.candidate_factor < 1 or (config.query_batch or 1) < 1:
-            raise PrefrlError("--buffer-size must be at least 2, --candidate-factor and --query-batch at least 1")
+        check_buffer_size(config.buffer_size)
+        if config.candidate_factor < 1 or (config.query_batch or 1) < 1:
+            raise PrefrlError("--candidate-factor and --query-batch must be at least 1")
         if config.refit_lag < 0:
             raise PrefrlError(f"--refit-lag counts rollouts and must be 0 or more, not {config.refit_lag}")
         if config.fit_threads < 1:
