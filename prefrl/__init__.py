@@ -2,4 +2,8 @@
 
 __version__ = "0.1.0"
 
-import prefrl_envs  # noqa: F401  (registers the prefrl/... environments with gymnasium)
+from prefrl import mujoco_warnings
+
+mujoco_warnings.install()
+
+import prefrl_envs  # noqa: E402, F401  (registers the prefrl/... environments with gymnasium)
