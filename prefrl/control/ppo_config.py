@@ -1,6 +1,7 @@
-"""PPO settings per environment: RL Zoo's tuned hyperparameters for the MuJoCo locomotion tasks.
+"""PPO settings per environment family: SB3's defaults, or RL Zoo's tuned ones where they beat the defaults.
 
-Preference runs and true-reward baselines use the same settings, so comparisons are like for like.
+These are the RL side of a run, not the preference side: preference runs and true-reward baselines use the same
+settings, so comparisons are like for like. An env without a preset gets SB3's defaults.
 """
 
 from __future__ import annotations
@@ -69,6 +70,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # run on 2 cores, and seed 0 ended at 501 (preference) and 1,297 (true reward). SB3's defaults take 18-21
     # minutes; over seeds 0-2 they ended at 3,983 (preference) and 2,350 (true reward) (benchmarks/README.md).
     "Walker2d": {},
+    # RL Zoo's Reacher preset: a 1-s episode wants a short horizon (gamma 0.9) and no GAE discounting.
+    "Reacher": dict(
+        n_steps=512,
+        batch_size=32,
+        gamma=0.9,
+        learning_rate=1.04019e-4,
+        ent_coef=7.52585e-8,
+        clip_range=0.3,
+        n_epochs=5,
+        gae_lambda=1.0,
+        max_grad_norm=0.9,
+        vf_coef=0.950368,
+    ),
+    # RL Zoo's Swimmer preset is SB3's defaults with gamma 0.9999: swimming forward pays off over a long horizon.
+    "Swimmer": dict(gamma=0.9999),
 }
 
 
