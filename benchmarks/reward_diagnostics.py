@@ -33,8 +33,9 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from prefrl.control import run_folder as rf
+from prefrl.control.envs import make_env
 from prefrl.control.segments import Segment, batch_features
-from prefrl.control.trainer import TrainConfig, make_env, query_is_due
+from prefrl.control.trainer import REWARD_LEVELS, TrainConfig, query_is_due
 from prefrl.control.wrappers import LearnedRewardVecEnv
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
@@ -102,10 +103,8 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
     c, ens, _ = load(run, model)
     venv = DummyVecEnv([lambda: make_env(c.env)])
     venv.seed(c.seed)
-    bonus = c.resolved().alive_bonus  # the reward the run trained on: prediction plus its alive bonus
-    venv = VecNormalize(
-        LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=True), alive_bonus=bonus), gamma=c.ppo.gamma
-    )
+    keep = REWARD_LEVELS[c.reward_level]  # the level the run trained with
+    venv = VecNormalize(LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=keep)), gamma=c.ppo.gamma)
     evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
     evaluation.seed(c.seed + 10_000)
     agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+from prefrl.control.envs import make_env
 from prefrl.control.ppo_config import ppo_config_for
 from prefrl.control.segments import SegmentBuffer, SegmentCutter
-from prefrl.control.trainer import make_env
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize
 from prefrl.core.reward import RewardEnsemble
 
@@ -50,7 +50,7 @@ def pace(mode: str) -> tuple[float, dict[str, float]]:
             timers["cut segments"] += time.perf_counter() - start
 
         defer = mode == "deferred"
-        reward_env = LearnedRewardVecEnv(venv, reward, on_step, alive_bonus=0.5, record_state=True, defer=defer)
+        reward_env = LearnedRewardVecEnv(venv, reward, on_step, record_state=True, defer=defer)
     env = (
         RolloutRewardNormalize(reward_env, gamma=0.999)
         if mode == "deferred"

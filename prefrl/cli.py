@@ -52,7 +52,12 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--env", default="HalfCheetah-v5", help="gymnasium MuJoCo env id (default: %(default)s)")
+    p.add_argument(
+        "--env",
+        default="HalfCheetah-v5",
+        help="a gymnasium env id, or module:EnvClass for your own env; Box observations and Box actions "
+        "(default: %(default)s)",
+    )
     p.add_argument(
         "--reward",
         choices=["learned", "true"],
@@ -85,22 +90,24 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "candidates); entropy (highest mean member entropy); recent (random pairs from the last 10 episodes) "
         "(default: %(default)s)",
     )
-    p.add_argument("--segment-length", type=int, help="steps per clip (default: ~1.5 s of sim time, 15-60 steps)")
+    p.add_argument(
+        "--clip-seconds",
+        type=float,
+        default=1.5,
+        help="clip length in simulated seconds, converted with the env's timestep and capped at its episode length "
+        "(default: %(default)s)",
+    )
+    p.add_argument("--segment-length", type=int, help="steps per clip, instead of --clip-seconds")
     p.add_argument("--members", type=int, help="reward ensemble size (default: 3)")
     p.add_argument("--eval-freq", type=int, help="evaluate every N steps (default: 20 evaluations per run)")
     p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes (default: %(default)s)")
     p.add_argument(
-        "--alive-bonus",
-        type=float,
-        help="constant added to the learned reward per step, in units of its std (default: 0.5 on Hopper, where it "
-        "lifted preference PPO from 0.82 to 0.98 of true-reward PPO over six seeds; 0 elsewhere)",
-    )
-    p.add_argument(
         "--reward-level",
         choices=["auto", "keep", "zero"],
         default="auto",
-        help="zero: normalise the learned reward to mean 0 (the paper); keep: keep the level that clips cut short by a "
-        "fall reveal; auto: keep where the env ends episodes early (default: %(default)s)",
+        help="the learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were "
+        "cut short by the end of an episode (the comparisons fix it) and zeroes it elsewhere; zero always (the "
+        "paper's normalisation); keep always (default: %(default)s)",
     )
     p.add_argument(
         "--ppo",
@@ -197,10 +204,10 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         timesteps=args.timesteps,
         seed=args.seed,
         selection=args.selection,
+        clip_seconds=args.clip_seconds,
         segment_length=args.segment_length,
         eval_freq=args.eval_freq,
         eval_episodes=args.eval_episodes,
-        alive_bonus=args.alive_bonus,
         initial_fraction=args.initial_fraction,
         label_halving=args.label_halving,
         buffer_size=args.buffer_size,
@@ -213,7 +220,7 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         clip_fps=args.clip_fps,
         camera=args.camera,
         instruction=args.instruction,
-        keep_reward_level={"auto": None, "keep": True, "zero": False}[args.reward_level],
+        reward_level=args.reward_level,
         device=args.device,
         progress=not args.quiet,
         ppo=ppo,
@@ -459,17 +466,10 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         help="label-rate halving time of the preference cells (default: prefrl train's, a sixteenth of --timesteps)",
     )
     p.add_argument(
-        "--alive-bonus",
-        type=float,
-        metavar="B",
-        help="constant added per step to the learned reward of the preference cells (default: prefrl train's, "
-        "0.5 on Hopper and 0 elsewhere)",
-    )
-    p.add_argument(
         "--segment-length",
         type=int,
         metavar="STEPS",
-        help="steps per clip of the preference cells (default: prefrl train's, ~1.5 s of sim time, 15-60 steps)",
+        help="steps per clip of the preference cells (default: prefrl train's, 1.5 s of sim time within an episode)",
     )
     p.add_argument(
         "--buffer-size",
@@ -526,9 +526,7 @@ def _bench(args: argparse.Namespace) -> int:
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
         extra += ["--label-halving", f"{args.label_halving:g}"]
-    if args.alive_bonus is not None and not math.isfinite(args.alive_bonus):
-        raise PrefrlError(f"--alive-bonus must be a finite number, not {args.alive_bonus}")
-    preference_extra = ["--alive-bonus", repr(args.alive_bonus)] if args.alive_bonus is not None else []
+    preference_extra: list[str] = []
     if args.segment_length is not None:
         check_segment_length(args.segment_length)  # here once rather than in every cell's process
         preference_extra += ["--segment-length", str(args.segment_length)]

@@ -32,17 +32,17 @@ def test_every_cell_has_a_true_reward_baseline_for_its_env_and_seed():
 
 
 def test_preference_only_settings_reach_the_preference_cells_and_not_the_baseline():
-    config = SweepConfig(envs=["Hopper-v5"], extra=["--ppo", "n_epochs=5"], preference_extra=["--alive-bonus", "0.5"])
+    config = SweepConfig(envs=["Hopper-v5"], extra=["--ppo", "n_epochs=5"], preference_extra=["--clip-seconds", "2"])
     baseline, preference = config.cells()
-    assert "--alive-bonus" not in train_args(config, baseline)
-    assert train_args(config, preference)[-4:] == ["--alive-bonus", "0.5", "--ppo", "n_epochs=5"]
+    assert "--clip-seconds" not in train_args(config, baseline)
+    assert train_args(config, preference)[-4:] == ["--clip-seconds", "2", "--ppo", "n_epochs=5"]
     assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
 
 
 @pytest.mark.parametrize(
     ("flag", "field", "default", "refused", "why"),
     [
-        ("--segment-length", "segment_length", None, "0", "--segment-length counts steps per clip"),
+        ("--segment-length", "segment_length", 188, "0", "--segment-length counts steps per clip"),
         ("--buffer-size", "buffer_size", 2000, "1", "--buffer-size counts the clips"),
     ],
 )
@@ -71,7 +71,7 @@ def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells_on
     assert why in capsys.readouterr().err
 
 
-def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
+def test_a_changed_clip_length_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
     import json
     from dataclasses import asdict
 
@@ -84,10 +84,11 @@ def test_a_changed_alive_bonus_makes_the_preference_cells_stale_and_leaves_the_b
         cell.folder(tmp_path).mkdir(parents=True)
         (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(config)))
     assert mismatched_cells(before) == []
-    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--alive-bonus", "0"])
+    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--clip-seconds", "1"])
     [(cell, diffs)] = mismatched_cells(after)
     assert not cell.baseline
-    assert diffs == ["alive_bonus=0.5 (this sweep: 0.0)"]  # Hopper's default against the bonus this sweep asks for
+    # Hopper's 1.5 s against the 1 s this sweep asks for, in seconds and in the steps they resolve to
+    assert diffs == ["clip_seconds=1.5 (this sweep: 1.0)", "segment_length=188 (this sweep: 125)"]
 
 
 def test_final_return_averages_the_last_three_evaluations_within_the_horizon():

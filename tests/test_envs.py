@@ -10,7 +10,6 @@ from prefrl_envs import ENVS, EPISODE_STEPS
 from prefrl_envs.behaviours import backflip_rewards, one_leg_reward
 
 import prefrl  # noqa: F401  (registers prefrl/... ids)
-from prefrl.control.trainer import can_terminate_early
 
 
 @pytest.mark.parametrize("env_id", sorted(ENVS))
@@ -20,7 +19,8 @@ def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_ste
     assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
     # 2 s, one flip; the paper's variants keep 1000
     assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9, 10)}
-    assert not can_terminate_early(env)  # episodes never end early: no termination leaks the reward
+    assert not getattr(env.unwrapped, "_terminate_when_unhealthy", False)  # episodes never end early: no
+    # termination leaks the reward
     env.close()
 
 
@@ -359,3 +359,10 @@ def test_one_leg_oracle_pays_forward_speed_only_while_the_front_leg_is_off_the_f
     env.unwrapped.set_state(qpos, qvel)
     _, r, _, _, info = env.step(np.zeros(6))
     assert not env.unwrapped.front_leg_on_floor() and r == pytest.approx(info["x_velocity"]) and r > 2.0
+
+
+def test_making_a_gymnasium_mujoco_env_prints_no_warning_the_user_cannot_act_on(capfd, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gym.make("HalfCheetah-v5").close()  # its model file uses the deprecated settotalmass
+    assert "settotalmass" not in capfd.readouterr().err
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()

@@ -7,15 +7,23 @@ def test_ppo_presets_follow_the_env_family():
     assert ppo_config_for("Walker2d-v5") == PPOConfig()  # SB3 defaults: 2.6-2.8x cheaper, and the zoo preset's
     # preference run fell apart on v5
     assert ppo_config_for("Walker2d-v5", n_epochs=3).n_epochs == 3
+    assert ppo_config_for("Swimmer-v5") == PPOConfig(gamma=0.9999)  # RL Zoo's: its reward pays over long horizons
+    assert ppo_config_for("Reacher-v5").gamma == 0.9  # RL Zoo's preset for a 1-s episode
+    assert ppo_config_for("Ant-v5") == ppo_config_for("prefrl/AnyOther-v0") == PPOConfig()  # SB3's defaults
 
 
-def test_the_alive_bonus_defaults_per_env_family_and_only_for_the_learned_reward():
+def test_the_preference_side_resolves_to_the_same_settings_on_every_task_but_the_clip_length_in_steps():
+    from dataclasses import asdict
+
     from prefrl.control.trainer import TrainConfig
 
-    assert TrainConfig(env="Hopper-v5").resolved().alive_bonus == 0.5  # what lifted Hopper's six seeds
-    assert TrainConfig(env="HalfCheetah-v5").resolved().alive_bonus == 0.0
-    assert TrainConfig(env="prefrl/HopperBackflip-v1").resolved().alive_bonus == 0.0  # another family
-    assert TrainConfig(env="Hopper-v5", alive_bonus=0.0).resolved().alive_bonus == 0.0  # asked for: kept
-    assert TrainConfig(env="Hopper-v5", reward="true").resolved().alive_bonus == 0.0  # nothing learned to add to
-    # a run folder from before the default keeps the bonus it ran with
-    assert TrainConfig.from_dict({"env": "Hopper-v5"}).resolved().alive_bonus == 0.0
+    tasks = {  # the paper's eight MuJoCo tasks and the steps 1.5 s of each is (capped at Reacher's 50-step episode)
+        "HalfCheetah-v5": 30, "Hopper-v5": 188, "Walker2d-v5": 188, "Ant-v5": 30, "Swimmer-v5": 38,
+        "Reacher-v5": 50, "InvertedPendulum-v5": 38, "InvertedDoublePendulum-v5": 30,
+    }  # fmt: skip
+    resolved = {env: TrainConfig(env=env, timesteps=1_000_000).resolved() for env in tasks}
+    assert {env: c.segment_length for env, c in resolved.items()} == tasks
+    preference_side = [
+        {k: v for k, v in asdict(c).items() if k not in ("env", "ppo", "segment_length")} for c in resolved.values()
+    ]
+    assert all(side == preference_side[0] for side in preference_side)  # reward model, queries, schedule, level

@@ -20,10 +20,11 @@ def feed(cutter, n_steps, done_at=(), truncated_at=()):
     return out
 
 
-def test_clip_length_is_about_one_and_a_half_seconds_clamped_to_15_60():
-    assert segment_length(0.05) == 30  # HalfCheetah
-    assert segment_length(0.008) == 60  # Hopper, Walker2d: 187 steps, clamped
-    assert segment_length(0.5) == 15
+def test_a_clip_is_its_seconds_of_simulated_time_in_steps_and_never_longer_than_an_episode():
+    assert segment_length(0.05, 1.5) == 30  # HalfCheetah
+    assert segment_length(0.008, 1.5) == 188  # Hopper, Walker2d
+    assert segment_length(0.02, 1.5, horizon=50) == 50  # Reacher: its whole 1-s episode
+    assert segment_length(0.5, 0.1) == 1  # never empty
 
 
 def test_segments_have_fixed_length_and_carry_state_and_true_reward():

@@ -9,7 +9,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from prefrl.control.trainer import make_env
+from prefrl.control.envs import make_env
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 
 
@@ -131,12 +131,12 @@ def test_the_rollout_normaliser_pickles_as_a_plain_vecnormalize(tmp_path):
 def test_wrapper_returns_predicted_reward_and_keeps_true_reward_in_info():
     venv = DummyVecEnv([lambda: make_env("HalfCheetah-v5")])
     venv.seed(0)
-    wrapped = LearnedRewardVecEnv(venv, fixed_reward, alive_bonus=0.5)
+    wrapped = LearnedRewardVecEnv(venv, fixed_reward)
     obs = wrapped.reset()
     action = np.full((1, 6), 0.3, dtype=np.float32)
     wrapped.step_async(action)
     _, reward, _, infos = wrapped.step_wait()
-    assert np.allclose(reward, fixed_reward(np.concatenate([obs, action], 1)) + 0.5)
+    assert np.allclose(reward, fixed_reward(np.concatenate([obs, action], 1)))  # nothing added to it
     assert "true_reward" in infos[0] and infos[0]["true_reward"] != reward[0]
     assert infos[0]["qpos"].shape == (9,)
 
@@ -153,19 +153,18 @@ def test_only_envs_whose_steps_become_segments_record_the_mujoco_state():
         env.close()
 
 
-def test_the_training_env_of_a_run_adds_the_alive_bonus_its_config_resolved(tmp_path):
+def test_the_training_env_of_a_run_records_the_state_only_for_envs_it_can_re_render(tmp_path):
     from prefrl.control.trainer import TrainConfig, Trainer
 
-    def bonus_seen_by_ppo(env_id: str, **kwargs) -> float:
-        trainer = Trainer(TrainConfig(env=env_id, labels=50, timesteps=4096, **kwargs), tmp_path / env_id)
+    def records_state(env_id: str) -> bool:
+        trainer = Trainer(TrainConfig(env=env_id, labels=50, timesteps=4096), tmp_path / env_id.replace("/", "_"))
         venv = trainer._train_env()
         wrapper = venv.venv if isinstance(venv, VecNormalize) else venv
         assert isinstance(wrapper, LearnedRewardVecEnv)
-        return wrapper.alive_bonus
+        return wrapper._mujoco is not None
 
-    assert bonus_seen_by_ppo("Hopper-v5") == 0.5  # the family default reaches the reward PPO optimises
-    assert bonus_seen_by_ppo("Walker2d-v5") == 0.0
-    assert bonus_seen_by_ppo("HalfCheetah-v5", alive_bonus=0.25) == 0.25  # an explicit bonus is used as given
+    assert records_state("Hopper-v5")  # MuJoCo: a queried clip is re-rendered from its saved states
+    assert not records_state("Pendulum-v1")  # classic control: no MuJoCo state to save
 
 
 def test_the_wrapper_records_the_state_each_action_was_taken_in_even_across_a_reset():

@@ -20,7 +20,7 @@ class Segment:
     obs: np.ndarray  # (T, obs_dim), the observation each action was taken in
     actions: np.ndarray  # (T, act_dim)
     true_rewards: np.ndarray  # (T,)
-    qpos: np.ndarray  # (T, nq) MuJoCo state before each step, to re-render the clip
+    qpos: np.ndarray  # (T, nq) MuJoCo state before each step, to re-render the clip; (T, 0) for other envs
     qvel: np.ndarray  # (T, nv)
     episode: int
     start: int  # index of the first step within its episode
@@ -67,9 +67,11 @@ class Segment:
             )
 
 
-def segment_length(dt: float, seconds: float = 1.5, lo: int = 15, hi: int = 60) -> int:
-    """Steps in a clip of about `seconds` simulated seconds, clamped to [lo, hi]."""
-    return int(min(max(round(seconds / dt), lo), hi))
+def segment_length(dt: float, seconds: float, horizon: int | None = None) -> int:
+    """Steps in a clip of `seconds` of simulated time (at least one), no more than an episode can hold: a clip longer
+    than the env's time limit would never be cut."""
+    steps = max(1, round(seconds / dt))
+    return int(min(steps, horizon)) if horizon else int(steps)
 
 
 def batch_features(segments: list[Segment], length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -82,6 +84,10 @@ def batch_features(segments: list[Segment], length: int) -> tuple[np.ndarray, np
         items[i, :n] = s.features[:n]
         mask[i, :n] = 1.0
     return items, mask
+
+
+_NO_STATE = np.zeros(0)
+"""The state of a step of an env without MuJoCo state (nothing to re-render from)."""
 
 
 class SegmentCutter:
@@ -109,7 +115,8 @@ class SegmentCutter:
         """Feed one vectorised step (obs is what each action was taken in); returns segments completed by it."""
         out = []
         for i, info in enumerate(infos):
-            self._steps[i].append((obs[i], actions[i], true_rewards[i], info["qpos"], info["qvel"]))
+            state = (info["qpos"], info["qvel"]) if "qpos" in info else (_NO_STATE, _NO_STATE)
+            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state))
             self._pos[i] += 1
             if len(self._steps[i]) == self.length:
                 out.append(self._emit(i, terminated=False))

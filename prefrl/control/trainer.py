@@ -5,7 +5,6 @@ One `Trainer` drives stable-baselines3 through its public API and a callback; PP
 
 from __future__ import annotations
 
-import difflib
 import math
 import time
 from collections.abc import Iterator
@@ -21,15 +20,15 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
-from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from prefrl.control import run_folder as rf
 from prefrl.control.clips import ClipConfig, RenderPool
-from prefrl.control.ppo_config import PPOConfig, env_family
+from prefrl.control.envs import check_env_id, env_facts, make_env
+from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
-from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, StateInInfo, fill_rollout_rewards
+from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardConfig, RewardEnsemble
@@ -42,12 +41,8 @@ from prefrl.errors import PrefrlError
 from prefrl.plots import plot_learning_curve
 
 HUMAN = "human"
-
-ALIVE_BONUS = {"Hopper": 0.5}
-"""Per-family default of TrainConfig.alive_bonus (in units of the learned reward's std). On Hopper-v5, 0.5 lifted
-preference PPO from 2,311 to 2,775 over six seeds (700 labels, 500k steps), 0.82 to 0.98 of true-reward PPO's mean:
-Hopper's learned reward puts almost no value on staying alive beyond the true reward's own, and runs settled on
-lunges that fall. Walker2d-v5's learned reward has such a level (+0.45 a step) without help (benchmarks/README.md)."""
+REWARD_LEVELS = {"auto": None, "keep": True, "zero": False}
+"""TrainConfig.reward_level -> RewardEnsemble.predict's keep_level."""
 
 
 @dataclass
@@ -55,7 +50,7 @@ class TrainConfig:
     """Everything a run needs; saved as config.json in the run folder so `--resume` rebuilds the same run."""
 
     env: str = "HalfCheetah-v5"
-    """Gymnasium id of a MuJoCo environment."""
+    """Gymnasium id, or module:EnvClass, of an env with Box observations and Box actions."""
     reward: str = "learned"
     """'learned': PPO optimises the reward ensemble; 'true': the env's reward (the baseline)."""
     teacher: str = "perfect"
@@ -78,7 +73,7 @@ class TrainConfig:
     """PPO environment steps (the initial random-policy steps come on top and are logged)."""
     seed: int = 0
     selection: str = "disagreement"
-    """How queries are chosen: random or disagreement."""
+    """How queries are chosen: disagreement, entropy, recent or random (prefrl/core/selection.py)."""
     candidate_factor: int = 10
     """Disagreement and entropy draw this many times more candidate pairs than they ask."""
     recent_episodes: int = 10
@@ -89,8 +84,11 @@ class TrainConfig:
     """Steps T after which the label rate, proportional to h / (T + h), has halved (None: a sixteenth of
     `timesteps`, resolved into config.json). The paper's h = 2e6 barely lowers the rate over a 500k-step run; on
     Hopper-v5 that left early reward models, fitted on few labels, to steer PPO into traps (benchmarks/README.md)."""
+    clip_seconds: float = 1.5
+    """Length of a clip in simulated seconds, the paper's 1-2 s that a person can judge; converted to steps with the
+    env's timestep and capped at its episode length (a whole Reacher episode is 1 s)."""
     segment_length: int | None = None
-    """Steps per clip (None: about 1.5 s of simulated time, clamped to 15-60)."""
+    """Steps per clip (None: `clip_seconds` converted; resolved into config.json)."""
     query_batch: int | None = None
     """Ask once at least this many labels are due (None: 2% of the budget, at least 1); each ask refits."""
     refit_lag: int = 0
@@ -103,12 +101,9 @@ class TrainConfig:
     depends on this lag and never on how fast the worker was."""
     buffer_size: int = 2000
     """Recent segments that queries are drawn from."""
-    keep_reward_level: bool | None = None
-    """Keep the learned reward's mean level instead of zeroing it (None: where the env ends episodes early). Clips
-    cut short by a fall make the level identifiable, and it is what makes staying alive worth something."""
-    alive_bonus: float | None = None
-    """Constant added to the learned reward per step; it reads nothing from the env (None: the env's preset in
-    ALIVE_BONUS, else 0; resolved into config.json)."""
+    reward_level: str = "auto"
+    """The learned reward's level: 'auto' keeps it where labelled clips ended early (a fall fixes what ending an
+    episode is worth) and zeroes it elsewhere; 'keep' or 'zero' (the paper's normalisation) always."""
     clips_dir: str = "clips"
     """Where clips of queried segments are rendered, as <clips_dir>/<run name>/<segment id>.mp4 (human teacher)."""
     instruction: str | None = None
@@ -140,7 +135,6 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         data = dict(data)
         data.setdefault("label_halving", PAPER_HALVING)  # run folders from before the setting ran the paper's h
-        data.setdefault("alive_bonus", 0.0)  # and none had a bonus before its per-env default
         data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
         ppo = PPOConfig(**data.pop("ppo", {}))
         rm = data.pop("reward_model", {})
@@ -150,33 +144,23 @@ class TrainConfig:
         return cls(**{k: v for k, v in data.items() if k in known}, ppo=ppo, reward_model=RewardConfig(**rm))
 
     def resolved(self) -> TrainConfig:
-        """Defaults that depend on other settings filled in, as config.json records them, so configs compare."""
+        """Defaults that depend on other settings or on the env filled in, as config.json records them, so configs
+        compare."""
         n = self.ppo.n_steps
         eval_freq = self.eval_freq or max(4 * n, (self.timesteps // 20) // n * n)
-        if self.reward != "learned":  # no labels, no schedule, no learned reward to add to
-            return replace(self, eval_freq=eval_freq, label_halving=None, alive_bonus=0.0, refit_lag=0)
+        if self.reward != "learned":  # no labels, no schedule, no clips
+            return replace(self, eval_freq=eval_freq, label_halving=None, segment_length=None, refit_lag=0)
         halving = default_halving(self.timesteps) if self.label_halving is None else self.label_halving
-        bonus = ALIVE_BONUS.get(env_family(self.env), 0.0) if self.alive_bonus is None else self.alive_bonus
-        return replace(self, eval_freq=eval_freq, label_halving=halving, alive_bonus=bonus)
+        steps = self.segment_length
+        if steps is None:
+            facts = env_facts(self.env)
+            steps = segment_length(facts.dt, self.clip_seconds, facts.horizon)
+        return replace(self, eval_freq=eval_freq, label_halving=halving, segment_length=steps)
 
 
 def clip_config(config: TrainConfig) -> ClipConfig:
     """How the run's clips are rendered (the trainer ahead of a person, a window re-rendering a lost clip)."""
     return ClipConfig(width=config.clip_size, height=config.clip_size, fps=config.clip_fps, camera=config.camera)
-
-
-def check_env_id(env_id: str) -> None:
-    """Fail with close matches when the id is not registered."""
-    registry = gym.envs.registry
-    if env_id in registry:
-        return
-    close = difflib.get_close_matches(env_id, list(registry), n=3, cutoff=0.6)
-    hint = (
-        f"; did you mean {' or '.join(close)}?"
-        if close
-        else "; see `python -c 'import gymnasium; gymnasium.pprint_registry()'`"
-    )
-    raise PrefrlError(f"unknown environment id {env_id!r}{hint}")
 
 
 def check_segment_length(steps: int) -> None:
@@ -199,6 +183,7 @@ def check_device(device: str) -> None:
 def validate(config: TrainConfig) -> None:
     """Reject bad settings with one-line, fixable messages before anything is written."""
     check_env_id(config.env)
+    facts = env_facts(config.env)  # makes the env once: a missing extra or unusable spaces fail here
     check_device(config.device)
     if config.reward not in ("learned", "true"):
         raise PrefrlError(f"--reward must be 'learned' or 'true', not {config.reward!r}")
@@ -208,8 +193,6 @@ def validate(config: TrainConfig) -> None:
         raise PrefrlError(
             f"--timesteps {config.timesteps} is less than one PPO rollout ({config.ppo.n_steps} steps); ask for more"
         )
-    if config.reward == "true" and config.alive_bonus:
-        raise PrefrlError("--alive-bonus adds to the learned reward; a --reward true run has none: drop the flag")
     if config.reward == "learned":
         if config.labels <= 0:
             raise PrefrlError("--labels must be positive")
@@ -223,6 +206,15 @@ def validate(config: TrainConfig) -> None:
                 raise PrefrlError(f"teacher settings: {exc}") from None
         if config.selection not in STRATEGIES:
             raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
+        if config.reward_level not in REWARD_LEVELS:
+            raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
+        if not (math.isfinite(config.clip_seconds) and config.clip_seconds > 0):
+            raise PrefrlError(f"--clip-seconds must be a positive number of seconds, not {config.clip_seconds}")
+        if config.teacher == HUMAN and not facts.mujoco:
+            raise PrefrlError(
+                f"--teacher human shows clips re-rendered from MuJoCo state, which {config.env} has none of; "
+                "label it with a synthetic teacher (--teacher perfect, the default)"
+            )
         if config.teacher == HUMAN and config.camera is not None:
             env = gym.make(config.env)
             model = env.unwrapped.model  # type: ignore[attr-defined]
@@ -230,8 +222,6 @@ def validate(config: TrainConfig) -> None:
             env.close()
             if config.camera not in names:
                 raise PrefrlError(f"{config.env} has no camera {config.camera!r}; choose one of {names}")
-        if config.alive_bonus is not None and not math.isfinite(config.alive_bonus):
-            raise PrefrlError(f"--alive-bonus must be a finite number, not {config.alive_bonus}")
         check_buffer_size(config.buffer_size)
         if config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--candidate-factor and --query-batch must be at least 1")
@@ -247,20 +237,16 @@ def validate(config: TrainConfig) -> None:
             raise PrefrlError(f"label schedule: {exc}") from None
 
 
-def make_env(env_id: str, record_state: bool = True) -> gym.Env:
-    """One MuJoCo env that reports its true episode return via Monitor and, with `record_state`, its MuJoCo state
-    in `info` (what segments need to be re-rendered). Envs whose steps are never cut into segments (the
-    true-reward arm, evaluation) leave the state out, so the baseline pays for nothing it does not use."""
-    env = gym.make(env_id)
-    if not hasattr(env.unwrapped, "data"):
-        env.close()
-        raise PrefrlError(f"{env_id} is not a MuJoCo environment; the control loop needs one (e.g. Hopper-v5)")
-    return Monitor(StateInInfo(env) if record_state else env)
+BARREN_EPISODES = 20
+"""The random policy gives up after this many episodes in a row end with no clip cut from them."""
 
 
-def can_terminate_early(env: gym.Env) -> bool:
-    """True for tasks that end an episode when the agent falls (Hopper, Walker2d, Ant, Humanoid, ...)."""
-    return bool(getattr(env.unwrapped, "_terminate_when_unhealthy", False))
+def no_clips_error(env_id: str, steps: int, longest: int) -> PrefrlError:
+    """Episodes cut short by the env itself (not by a fall, not by a time limit) shorter than a clip yield none."""
+    return PrefrlError(
+        f"no {steps}-step clip fits in {env_id}'s episodes: {BARREN_EPISODES} in a row were cut short after at most "
+        f"{longest} steps; pass --segment-length {max(longest, 1)} or less (or a smaller --clip-seconds)"
+    )
 
 
 def query_is_due(config: TrainConfig, owed: int, timesteps: int) -> bool:
@@ -299,12 +285,10 @@ class Trainer:
         self.config = c = config.resolved()  # recorded resolved, so a later change of a default leaves this run be
         self.out = Path(out)
         self.resume = resume
-        probe = make_env(c.env)
-        self.seg_len = c.segment_length or segment_length(probe.unwrapped.dt)
-        self.keep_level = c.keep_reward_level if c.keep_reward_level is not None else can_terminate_early(probe)
-        self.obs_dim = int(np.prod(probe.observation_space.shape))
-        self.act_dim = int(np.prod(probe.action_space.shape))
-        probe.close()
+        facts = env_facts(c.env)
+        self.seg_len: int = c.segment_length or 1  # type: ignore[assignment]  (resolved; unused without labels)
+        self.keep_level = REWARD_LEVELS[c.reward_level]
+        self.obs_dim, self.act_dim, self.mujoco = facts.obs_dim, facts.act_dim, facts.mujoco
         self.eval_freq: int = c.eval_freq  # type: ignore[assignment]  (resolved)
         self.learned = c.reward == "learned"
         self.rng = np.random.default_rng(c.seed)
@@ -360,7 +344,7 @@ class Trainer:
         # segments need the MuJoCo state to re-render; the wrapper records it. The reward of a rollout is predicted
         # in one batch once it ends (reward_rollout), after any refit due for it is put in use
         self.reward_env = LearnedRewardVecEnv(
-            venv, self._predicted_reward, self._on_env_step, self.config.alive_bonus, record_state=True, defer=True
+            venv, self._predicted_reward, self._on_env_step, record_state=self.mujoco, defer=True
         )
         if self.config.ppo.normalize:
             self.reward_norm = RolloutRewardNormalize(self.reward_env, gamma=self.config.ppo.gamma)
@@ -410,7 +394,7 @@ class Trainer:
         cutter = SegmentCutter(1, self.seg_len)
         obs, _ = env.reset(seed=self.config.seed + 20_000)
         env.action_space.seed(self.config.seed)
-        collected = 0
+        collected = barren = steps = longest = cut = 0  # barren: episodes in a row that ended with no clip cut
         while collected < n_segments:  # count what was cut, not the buffer's length: the buffer may be smaller
             action = env.action_space.sample()
             next_obs, reward, terminated, truncated, info = env.step(action)
@@ -420,6 +404,13 @@ class Trainer:
             self.buffer.extend(segments)
             collected += len(segments)
             self.pretrain_steps += 1
+            steps, cut = steps + 1, cut + len(segments)
+            if done:
+                barren = 0 if cut else barren + 1
+                longest, steps, cut = max(longest, steps), 0, 0
+                if barren >= BARREN_EPISODES:
+                    env.close()
+                    raise no_clips_error(self.config.env, self.seg_len, longest)
             obs = env.reset()[0] if done else next_obs
         env.close()
 

@@ -26,7 +26,7 @@ class StateInInfo(gym.Wrapper):
 
 
 class LearnedRewardVecEnv(VecEnvWrapper):
-    """Replaces the environment's reward with `reward_fn(concat(obs_t, action_t)) + alive_bonus`.
+    """Replaces the environment's reward with `reward_fn(concat(obs_t, action_t))`.
 
     The true reward is moved to `info["true_reward"]` and handed, with the step, to `on_step` (which cuts
     segments for the oracle); nothing returned to the agent is computed from it.
@@ -47,14 +47,12 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         venv: VecEnv,
         reward_fn: Callable[[np.ndarray], np.ndarray],
         on_step: StepHook | None = None,
-        alive_bonus: float = 0.0,
         record_state: bool = False,
         defer: bool = False,
     ) -> None:
         super().__init__(venv)
         self.reward_fn = reward_fn
         self.on_step = on_step
-        self.alive_bonus = alive_bonus
         self.defer = defer
         self._features: list[np.ndarray] = []  # deferred: each step's features, (n_envs, D)
         self._dones: list[np.ndarray] = []
@@ -88,7 +86,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
             self._dones.append(np.asarray(dones, dtype=bool).copy())
             rewards = np.zeros(len(infos), dtype=np.float32)
         else:
-            rewards = np.asarray(self.reward_fn(features), dtype=np.float32) + np.float32(self.alive_bonus)
+            rewards = np.asarray(self.reward_fn(features), dtype=np.float32)
         for info, r in zip(infos, true_rewards):
             info["true_reward"] = float(r)
         for info, (qpos, qvel) in zip(infos, self._states):
@@ -99,8 +97,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         return obs, rewards, dones, infos
 
     def take_rollout(self) -> tuple[np.ndarray, np.ndarray]:
-        """Deferred mode: the rewards of every step since the last call, (steps, n_envs) with the alive bonus, as
-        step() would have returned them, and the steps' dones (steps, n_envs)."""
+        """Deferred mode: the rewards of every step since the last call, (steps, n_envs), as step() would have
+        returned them, and the steps' dones (steps, n_envs)."""
         if not self._features:
             n = self.num_envs
             return np.zeros((0, n), dtype=np.float32), np.zeros((0, n), dtype=bool)
@@ -108,7 +106,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         dones = np.stack(self._dones)
         self._features, self._dones = [], []
         flat = features.reshape(-1, features.shape[-1])
-        rewards = np.asarray(self.reward_fn(flat), dtype=np.float32) + np.float32(self.alive_bonus)
+        rewards = np.asarray(self.reward_fn(flat), dtype=np.float32)
         return rewards.reshape(dones.shape), dones
 
 

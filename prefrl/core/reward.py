@@ -3,6 +3,12 @@
 Items are fixed-length sequences of feature vectors (padded, with a mask): a MuJoCo segment's (obs, action) steps, or
 anything else a domain turns into features. Each member predicts a reward per step; an item's predicted return is
 the undiscounted sum over its valid steps, and P(a > b) follows Bradley-Terry with a random-response floor.
+
+Padding stands for the steps after an item ended (an episode that terminated part-way: the agent fell), spent in an
+absorbing state worth 0. When all labelled items are full length, a constant added to every step changes no
+comparison, so the reward's level is unknown and is normalised away (the paper's mean 0). When some are shorter, the
+comparisons fix the level relative to the absorbing state's 0, and it is kept: it is what says whether ending an
+episode early costs or pays, and it is the same 0 that PPO assumes after a terminal step.
 """
 
 from __future__ import annotations
@@ -144,6 +150,8 @@ class RewardEnsemble:
         self.out_mean = torch.zeros(c.members, device=self.device)
         self.out_std = torch.ones(c.members, device=self.device)
         self.fits = 0
+        self.level_identified = False
+        """Some labelled item was cut short, so the comparisons fixed the reward's level (see the module docstring)."""
         self._rng = np.random.default_rng(seed)
         self._snapshot: tuple | None = None  # numpy copy of the weights for predict(); None when stale
 
@@ -156,12 +164,12 @@ class RewardEnsemble:
         """Unnormalised per-member reward of each step: features (N, D) -> (M, N)."""
         return self._raw(torch.as_tensor(features, dtype=torch.float32, device=self.device))
 
-    def predict(self, features: np.ndarray, keep_level: bool = False) -> np.ndarray:
-        """The reward the agent sees: each member normalised to mean 0 / std 1, then averaged. (N, D) -> (N,).
+    def predict(self, features: np.ndarray, keep_level: bool | None = None) -> np.ndarray:
+        """The reward the agent sees: each member divided by its std over recent steps, then averaged. (N, D) -> (N,).
 
-        keep_level=True divides by the std but keeps each member's mean. Bradley-Terry on sums cannot see a constant
-        per-step offset when clips have equal length, but can when they don't (an episode that ended early), and
-        that learned level is what makes staying alive worth something; zeroing it would throw it away.
+        The level: keep_level=True keeps each member's own (relative to the absorbing state's 0), False shifts each
+        to mean 0 (the paper's normalisation), None (the default) keeps it exactly when the labelled items fixed it
+        (`level_identified`: some of them were cut short by the end of an episode).
 
         It runs on a fused copy of the weights (see `_fuse`): in numpy for a few steps, where three small matmuls
         cost microseconds and torch's dispatch would cost more; in torch for batches (a rollout's worth), where
@@ -170,7 +178,8 @@ class RewardEnsemble:
         if self._snapshot is None:
             self._snapshot = self._fuse()
         layers, out, level_bias, zeroed_bias = self._snapshot
-        bias = level_bias if keep_level else zeroed_bias
+        keep = self.level_identified if keep_level is None else keep_level
+        bias = level_bias if keep else zeroed_bias
         h = np.asarray(features, dtype=np.float32)
         if len(h) >= self.torch_from:
             with torch.no_grad():
@@ -287,6 +296,7 @@ class RewardEnsemble:
         """
         c = self.config
         valid = mask.astype(bool)
+        self.level_identified = bool(len(valid)) and bool((~valid).any())
         self.set_input_stats(items[valid])
         # standardised once here, not at every gradient step: the statistics hold still during a fit
         items_t = (torch.as_tensor(items, dtype=torch.float32, device=self.device) - self.in_mean) / self.in_std
@@ -382,6 +392,7 @@ class RewardEnsemble:
             out_mean=self.out_mean.cpu(),
             out_std=self.out_std.cpu(),
             fits=torch.tensor(self.fits),
+            level_identified=torch.tensor(self.level_identified),
         )
         return s
 
@@ -400,4 +411,5 @@ class RewardEnsemble:
         self.in_mean, self.in_std = s["in_mean"].to(self.device), s["in_std"].to(self.device)
         self.out_mean, self.out_std = s["out_mean"].to(self.device), s["out_std"].to(self.device)
         self.fits = int(s["fits"])
+        self.level_identified = bool(s["level_identified"]) if "level_identified" in s else False
         self._snapshot = None

@@ -1,0 +1,154 @@
+"""Environments for the control loop: any gymnasium env with Box observations and Box actions, by registered id or as
+`module:EnvClass`, and the few facts about it the loop derives its settings from (timestep, episode length).
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import re
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.monitor import Monitor
+
+from prefrl.control.wrappers import StateInInfo
+from prefrl.errors import PrefrlError
+
+DEFAULT_FPS = 30.0
+"""Frames per second assumed for an env that states neither a timestep (`dt`) nor `metadata["render_fps"]`."""
+
+_EXTRAS = {
+    "box2d": "pip install 'gymnasium[box2d]'",
+    "mujoco_py": "pip install 'mujoco-py<2.2'; these are the v2/v3 MuJoCo envs: the v5 ids need nothing more",
+    "ale_py": "pip install 'gymnasium[atari]'",
+}
+
+
+def is_class_spec(env: str) -> bool:
+    """'package.module:EnvClass' names a class or factory to call; 'Hopper-v5' and 'prefrl/Hopper-v0' are ids."""
+    module, sep, attr = env.partition(":")
+    return bool(sep) and bool(re.fullmatch(r"[A-Za-z_][\w.]*", module)) and attr.isidentifier()
+
+
+def _from_spec(env: str) -> gym.Env:
+    module, _, attr = env.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise PrefrlError(f"cannot import {module!r} for --env {env} ({exc}); is it on PYTHONPATH?") from None
+    except AttributeError:
+        raise PrefrlError(f"module {module!r} has no {attr!r}; --env takes module:EnvClass") from None
+    made = factory()
+    if not isinstance(made, gym.Env):
+        raise PrefrlError(f"--env {env} made a {type(made).__name__}, not a gymnasium.Env")
+    return made
+
+
+def check_env_id(env_id: str) -> None:
+    """Fail with close matches when a registered id is unknown (module:EnvClass specs are checked when made)."""
+    if is_class_spec(env_id):
+        return
+    registry = gym.envs.registry
+    if env_id in registry:
+        return
+    close = difflib.get_close_matches(env_id, list(registry), n=3, cutoff=0.6)
+    hint = (
+        f"; did you mean {' or '.join(close)}?"
+        if close
+        else "; see `python -c 'import gymnasium; gymnasium.pprint_registry()'`, or pass module:EnvClass"
+    )
+    raise PrefrlError(f"unknown environment id {env_id!r}{hint}")
+
+
+def make_base_env(env: str, render_mode: str | None = None) -> gym.Env:
+    """The env itself: gym.make for an id, a call for module:EnvClass. Missing extras become a one-line error."""
+    if is_class_spec(env):
+        return _from_spec(env)
+    try:
+        return gym.make(env, render_mode=render_mode) if render_mode else gym.make(env)
+    except (ImportError, gym.error.DependencyNotInstalled) as exc:
+        text = str(exc)
+        fix = next((cmd for name, cmd in _EXTRAS.items() if name in text), None)
+        raise PrefrlError(f"{env} needs a package that is not installed ({text.splitlines()[0]})" +
+                          (f"; {fix}" if fix else "")) from None  # fmt: skip
+    except gym.error.Error as exc:
+        raise PrefrlError(f"cannot make {env}: {str(exc).splitlines()[0]}") from None
+
+
+def has_mujoco_state(env: gym.Env) -> bool:
+    """MuJoCo envs carry their state in `data` (qpos, qvel), from which a clip is re-rendered."""
+    data = getattr(env.unwrapped, "data", None)
+    return data is not None and hasattr(data, "qpos") and hasattr(data, "qvel")
+
+
+def make_env(env_id: str, record_state: bool = True) -> gym.Env:
+    """One env that reports its true episode return via Monitor and, with `record_state` on a MuJoCo env, its state in
+    `info` (what segments need to be re-rendered). Envs whose steps are never cut into segments (the true-reward arm,
+    evaluation) leave the state out, so the baseline pays for nothing it does not use."""
+    env = make_base_env(env_id)
+    return Monitor(StateInInfo(env) if record_state and has_mujoco_state(env) else env)
+
+
+@dataclass(frozen=True)
+class EnvFacts:
+    """What the loop needs to know of an env to derive its settings."""
+
+    dt: float
+    """Simulated seconds per step."""
+    horizon: int | None
+    """Most steps an episode can last (its time limit), None when it has none."""
+    obs_dim: int
+    act_dim: int
+    mujoco: bool
+    """Clips re-render from saved MuJoCo state; other envs' clips are recorded from env.render()."""
+
+
+def timestep(env: gym.Env) -> float:
+    """Seconds per step: the env's `dt`, else one frame at its render_fps, else at DEFAULT_FPS."""
+    dt = getattr(env.unwrapped, "dt", None)
+    if isinstance(dt, (int, float)) and dt > 0:
+        return float(dt)
+    fps = (env.metadata or {}).get("render_fps")
+    return 1.0 / float(fps) if isinstance(fps, (int, float)) and fps > 0 else 1.0 / DEFAULT_FPS
+
+
+def horizon(env: gym.Env) -> int | None:
+    """The env's time limit in steps, from its spec or from a TimeLimit among its wrappers (module:EnvClass)."""
+    limit = env.spec.max_episode_steps if env.spec is not None else None
+    while not limit and isinstance(env, gym.Wrapper):
+        limit = getattr(env, "_max_episode_steps", None) if isinstance(env, gym.wrappers.TimeLimit) else None
+        env = env.env
+    return int(limit) if limit else None
+
+
+def check_spaces(env_id: str, env: gym.Env) -> None:
+    """The loop's policy and reward model read flat vectors and emit continuous actions."""
+    obs, act = env.observation_space, env.action_space
+    if not isinstance(act, gym.spaces.Box):
+        kind = type(act).__name__
+        raise PrefrlError(f"{env_id} has {kind} actions; prefrl's control loop needs continuous (Box) actions")
+    if not isinstance(obs, gym.spaces.Box):
+        kind = type(obs).__name__
+        raise PrefrlError(f"{env_id} has {kind} observations; prefrl's control loop needs a flat Box of numbers")
+    if len(obs.shape) > 1 or obs.dtype == np.uint8:
+        raise PrefrlError(
+            f"{env_id} observes images (shape {obs.shape}); prefrl's control loop needs a flat vector of numbers"
+        )
+
+
+def env_facts(env_id: str) -> EnvFacts:
+    """Make the env once and read its facts; refuses spaces the loop cannot learn in."""
+    env = make_base_env(env_id)
+    try:
+        check_spaces(env_id, env)
+        return EnvFacts(
+            dt=timestep(env),
+            horizon=horizon(env),
+            obs_dim=int(np.prod(env.observation_space.shape)),
+            act_dim=int(np.prod(env.action_space.shape)),  # type: ignore[arg-type]
+            mujoco=has_mujoco_state(env),
+        )
+    finally:
+        env.close()

@@ -1,0 +1,79 @@
+"""The loop runs on any gymnasium env with Box observations and actions, and never hangs on one it cannot cut clips
+from: short episodes, variable episodes, non-MuJoCo envs, and the paper's shortest task, Reacher."""
+
+import json
+import time
+
+import pytest
+
+from prefrl.cli import main
+from prefrl.control import run_folder as rf
+from prefrl.control.ppo_config import PPOConfig
+from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.errors import PrefrlError
+
+TINY_PPO = PPOConfig(n_steps=128, batch_size=64, n_epochs=2)
+
+
+def tiny_run(tmp_path, env, **kw):
+    config = TrainConfig(
+        env=env, labels=12, timesteps=512, eval_freq=256, eval_episodes=2, progress=False, ppo=TINY_PPO, **kw
+    )
+    Trainer(config, tmp_path / "run").run()
+    return json.loads((tmp_path / "run" / "config.json").read_text()), rf.read_metrics(tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    ("env", "steps"),
+    [("tests.tiny_envs:ten_step_time_limit", 10), ("tests.tiny_envs:dying_early", 30)],
+)
+def test_envs_with_episodes_shorter_than_a_clip_complete_a_run(tmp_path, env, steps):
+    config, metrics = tiny_run(tmp_path, env)
+    # a time limit caps the clip at a whole episode; an episode that ends itself early leaves a shorter, padded clip
+    assert config["segment_length"] == steps
+    assert metrics[-1]["labels"] == 12 and metrics[-1]["timesteps"] >= 512
+
+
+def test_reacher_completes_a_run_with_clips_of_its_whole_one_second_episode(tmp_path):
+    config, metrics = tiny_run(tmp_path, "Reacher-v5")
+    assert config["segment_length"] == 50
+    assert metrics[-1]["labels"] == 12
+
+
+def test_a_loop_that_can_cut_no_clip_stops_within_seconds_naming_the_fix(tmp_path):
+    start = time.monotonic()
+    with pytest.raises(PrefrlError, match=r"no 30-step clip fits .* pass --segment-length 10 or less"):
+        tiny_run(tmp_path, "tests.tiny_envs:cut_short_without_a_limit")
+    assert time.monotonic() - start < 30
+
+
+def test_a_classic_control_env_runs_end_to_end_from_the_command_line(tmp_path, capsys):
+    out = tmp_path / "pendulum"
+    flags = ["--ppo", "n_steps=256", "--ppo", "n_epochs=2", "--eval-freq", "512", "--eval-episodes", "2", "--quiet"]
+    assert (
+        main(["train", "--env", "Pendulum-v1", "--labels", "16", "--timesteps", "1024", *flags, "--out", str(out)]) == 0
+    )
+    config = json.loads((out / "config.json").read_text())
+    assert config["segment_length"] == 30  # 1.5 s of its 0.05-s steps
+    assert rf.read_metrics(out)[-1]["labels"] == 16
+    assert (out / "policy.zip").exists() and (out / "learning_curve.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ("CartPole-v1", "CartPole-v1 has Discrete actions; prefrl's control loop needs continuous (Box) actions"),
+        ("tests.tiny_envs:Pixels", "observes images (shape (8, 8, 3))"),
+        ("tests.tiny_envs:nothing", "module 'tests.tiny_envs' has no 'nothing'"),
+    ],
+)
+def test_envs_the_loop_cannot_learn_in_are_refused_in_one_line(capsys, tmp_path, env, needle):
+    assert main(["train", "--env", env, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prefrl: error: ") and "\n" not in err and needle in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_person_cannot_be_asked_to_label_an_env_whose_clips_cannot_be_re_rendered(capsys, tmp_path):
+    assert main(["train", "--env", "Pendulum-v1", "--teacher", "human", "--out", str(tmp_path / "r")]) == 2
+    assert "--teacher human shows clips re-rendered from MuJoCo state" in capsys.readouterr().err
