@@ -41,7 +41,7 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         description=(
             "Train a PPO agent on a MuJoCo task from pairwise preferences between short clips of its own "
             "behaviour, labelled by a synthetic oracle that reads the hidden true reward. Everything lands in one "
-            "run folder: config.json, labels.sqlite, reward_model.pt, policy.zip, vecnormalize.npz, metrics.csv, "
+            "run folder: config.json, labels.sqlite, reward_model.pt, policy.pt (weights), policy.zip (an SB3 export), vecnormalize.npz, metrics.csv, "
             "learning_curve.png and TensorBoard logs in tb/."
         ),
         epilog=(
@@ -245,7 +245,9 @@ def _train(args: argparse.Namespace) -> int:
         except (ValueError, TypeError) as exc:
             raise PrefrlError(f"{out / rf.CONFIG} is not readable ({exc}); restore it or start a new run") from None
         waiting_for_person = config.teacher == "human" and (out / rf.STORE).exists()
-        if not waiting_for_person and (not (out / rf.POLICY).exists() or not (out / rf.PROGRESS).exists()):
+        if not waiting_for_person and (
+            (not (out / rf.CHECKPOINT).exists() and not (out / rf.POLICY).exists()) or not (out / rf.PROGRESS).exists()
+        ):
             raise PrefrlError(
                 f"{out} has no checkpoint yet (it stopped before the first); start it again with a new --out"
             )

@@ -72,6 +72,7 @@ def test_run_folder_is_complete(resumed_run):
         "labels.sqlite",
         "reward_model.pt",
         "policy.zip",
+        "policy.pt",
         "vecnormalize.npz",
         "vecnormalize.pkl",
         "metrics.csv",

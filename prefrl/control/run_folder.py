@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+import torch
+from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import VecNormalize
 
-from prefrl.core.records import append_row, read_json, read_rows, write_json  # noqa: F401  (callers use rf.read_json / rf.write_json)
+from prefrl.core.records import append_row, read_json, read_rows, write_atomic, write_json, write_rows  # noqa: F401  (callers use rf.read_json / rf.write_json)
+from prefrl.errors import PrefrlError
 
 CONFIG = "config.json"
 STORE = "labels.sqlite"
 REWARD = "reward_model.pt"
 POLICY = "policy.zip"
+"""SB3's own save, an export for `PPO.load` users: prefrl never reads it (PPO.load unpickles, and can run code)."""
+CHECKPOINT = "policy.pt"
+"""The policy's and its optimiser's weights and PPO's counters, loaded weights-only: what resume and watch read."""
 VECNORM = "vecnormalize.npz"
 VECNORM_PKL = "vecnormalize.pkl"
 PROGRESS = "progress.json"
 METRICS = "metrics.csv"
 CURVE = "learning_curve.png"
 TENSORBOARD = "tb"
+LOCK = ".lock"
 
 METRIC_FIELDS = [
     "timesteps",
@@ -40,11 +48,38 @@ METRIC_FIELDS = [
 _INT_FIELDS = {"timesteps", "labels", "pretrain_steps"}
 
 
+class RunLock:
+    """An OS lock on `<run>/.lock`, so one trainer at a time writes a run folder. The OS drops it when its holder
+    dies, however it dies, so a lock left by a killed trainer is simply taken over."""
+
+    def __init__(self, folder: Path) -> None:
+        path = folder / LOCK
+        self._file: IO[str] | None = path.open("a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "unknown"
+            self._file.close()
+            self._file = None
+            raise PrefrlError(
+                f"{folder} is in use by another prefrl trainer (PID {holder}); wait for it to end, or stop it first"
+            ) from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(os.getpid()))
+        self._file.flush()
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
 def save_vecnormalize(venv: VecNormalize, folder: Path) -> None:
     """Statistics as plain arrays (npz, what resume reads) and SB3's own pickle (for `VecNormalize.load` users)."""
-    tmp = folder / (VECNORM + ".tmp.npz")
-    np.savez(
-        tmp,
+    stats = dict(
         obs_mean=venv.obs_rms.mean,
         obs_var=venv.obs_rms.var,
         obs_count=venv.obs_rms.count,
@@ -52,15 +87,61 @@ def save_vecnormalize(venv: VecNormalize, folder: Path) -> None:
         ret_var=venv.ret_rms.var,
         ret_count=venv.ret_rms.count,
     )
-    os.replace(tmp, folder / VECNORM)
-    venv.save(str(folder / VECNORM_PKL))
+    write_atomic(folder / VECNORM, lambda tmp: np.savez(tmp, **stats))
+    write_atomic(folder / VECNORM_PKL, lambda tmp: venv.save(str(tmp)))
+
+
+def save_policy(model: PPO, folder: Path) -> None:
+    """The weights-only checkpoint (what prefrl resumes from) and SB3's zip beside it (an export)."""
+    state = {
+        "policy": model.policy.state_dict(),
+        "optimizer": model.policy.optimizer.state_dict(),
+        "num_timesteps": torch.tensor(model.num_timesteps),
+        "n_updates": torch.tensor(model._n_updates),
+        "episode_num": torch.tensor(model._episode_num),
+    }
+    write_atomic(folder / CHECKPOINT, lambda tmp: torch.save(state, tmp))
+    write_atomic(folder / POLICY, lambda tmp: model.save(tmp))
+
+
+def load_policy(model: PPO, folder: Path) -> None:
+    """Put a checkpoint's weights and counters into a PPO built from the run's config, unpickling nothing."""
+    path = folder / CHECKPOINT
+    if not path.exists():
+        old = (
+            " (it has only policy.zip, which prefrl does not unpickle: start a new run)"
+            if (folder / POLICY).exists()
+            else ""
+        )
+        raise PrefrlError(f"{folder} has no policy checkpoint ({CHECKPOINT}){old}")
+    try:
+        state = torch.load(path, weights_only=True, map_location=model.device)
+        model.policy.load_state_dict(state["policy"])
+        model.policy.optimizer.load_state_dict(state["optimizer"])
+        model.num_timesteps = int(state["num_timesteps"])
+        model._n_updates, model._episode_num = int(state["n_updates"]), int(state["episode_num"])
+    except Exception as exc:  # truncated, garbage, or weights of another network
+        raise PrefrlError(f"{path} is unreadable ({type(exc).__name__}); restore it, or start a new run") from None
 
 
 def load_vecnormalize(venv: VecNormalize, folder: Path) -> None:
     """Restore statistics saved by `save_vecnormalize` without unpickling anything."""
-    with np.load(folder / VECNORM, allow_pickle=False) as z:
-        venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count = z["obs_mean"], z["obs_var"], float(z["obs_count"])
-        venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+    try:
+        with np.load(folder / VECNORM, allow_pickle=False) as z:
+            obs = z["obs_mean"], z["obs_var"], float(z["obs_count"])
+            ret = z["ret_mean"], z["ret_var"], float(z["ret_count"])
+    except Exception as exc:  # missing, truncated or not an npz of these arrays
+        raise PrefrlError(
+            f"{folder / VECNORM} is unreadable ({type(exc).__name__}); restore it, or start a new run"
+        ) from None
+    if obs[0].shape != venv.obs_rms.mean.shape:
+        raise PrefrlError(
+            f"{folder / VECNORM} holds statistics of another env's observations; restore it, or start a new run"
+        )
+    (
+        (venv.obs_rms.mean, venv.obs_rms.var, venv.obs_rms.count),
+        (venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count),
+    ) = obs, ret
 
 
 def append_metrics(folder: Path, row: dict[str, Any]) -> None:
@@ -81,8 +162,8 @@ def read_metrics(folder: Path) -> list[dict[str, float]]:
 def truncate_metrics(folder: Path, max_timesteps: int) -> None:
     """Drop rows logged after the checkpoint a resumed run starts from."""
     rows = [r for r in read_metrics(folder) if r["timesteps"] <= max_timesteps]
-    path = folder / METRICS
-    if path.exists():
-        path.unlink()
-    for r in rows:
-        append_metrics(folder, r)
+    if not (folder / METRICS).exists():
+        return
+
+    cells = [{k: _cell(k, v) for k, v in r.items()} for r in rows]
+    write_atomic(folder / METRICS, lambda tmp: write_rows(tmp, METRIC_FIELDS, cells))

@@ -292,8 +292,9 @@ class Trainer:
         self.eval_freq: int = c.eval_freq  # type: ignore[assignment]  (resolved)
         self.learned = c.reward == "learned"
         self.rng = np.random.default_rng(c.seed)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._lock = rf.RunLock(self.out)  # one trainer per run folder, held until close()
         if not resume:  # config before store: a window that sees the store must find the config beside it
-            self.out.mkdir(parents=True, exist_ok=True)
             rf.write_json(self.out / rf.CONFIG, asdict(c))
         self.store = LabelStore(self.out / rf.STORE, create=not resume)
         self.buffer = SegmentBuffer(c.buffer_size)
@@ -568,6 +569,7 @@ class Trainer:
     def close(self) -> None:
         """Stop the helper processes: clip renderers and the reward-model worker (a refit in flight is dropped; the
         labels it would have used are in the store, and a resumed run refits on them)."""
+        self._lock.release()
         self._close_pool()
         if self.fitter is not None:
             self.fitter.close()
@@ -629,8 +631,7 @@ class Trainer:
 
     def _start_policy(self, venv: VecEnv) -> PPO:
         """The policy to train: restored from the checkpoint, or new after the up-front labels were fitted."""
-        c = self.config
-        if self.resume and (self.out / rf.POLICY).exists():
+        if self.resume and ((self.out / rf.CHECKPOINT).exists() or (self.out / rf.POLICY).exists()):
             return self._restore(venv)
         if self.learned and self.store.count_queries() == 0:
             self.store.set_state("trainer", "collecting initial labels")
@@ -643,6 +644,10 @@ class Trainer:
             except KeyboardInterrupt:
                 self.store.set_state("trainer", "stopped")
                 raise
+        return self._new_policy(venv)
+
+    def _new_policy(self, venv: VecEnv) -> PPO:
+        c = self.config
         return PPO(
             "MlpPolicy",
             venv,
@@ -659,7 +664,8 @@ class Trainer:
             self.render_pool = None
 
     def _restore(self, venv: VecEnv) -> PPO:
-        model = PPO.load(self.out / rf.POLICY, env=venv, device=self.config.device)
+        model = self._new_policy(venv)  # rebuilt from config.json; the checkpoint holds weights only
+        rf.load_policy(model, self.out)
         if isinstance(venv, VecNormalize):
             rf.load_vecnormalize(venv, self.out)
         progress = rf.read_json(self.out / rf.PROGRESS)
@@ -815,9 +821,7 @@ class _LoopCallback(BaseCallback):
 
     def checkpoint(self, model: PPO) -> None:
         out = self.t.out
-        tmp = out / (rf.POLICY + ".tmp.zip")
-        model.save(tmp)
-        tmp.replace(out / rf.POLICY)
+        rf.save_policy(model, out)
         env = model.get_env()
         if isinstance(env, VecNormalize):
             rf.save_vecnormalize(env, out)

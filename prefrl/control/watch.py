@@ -17,13 +17,20 @@ def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    if not (run / rf.POLICY).exists():
-        raise PrefrlError(f"{run} has no policy checkpoint yet ({rf.POLICY}); let the run reach its first evaluation")
-    env_id = rf.read_json(run / rf.CONFIG)["env"]
-    model = PPO.load(run / rf.POLICY, device="cpu")
+    from prefrl.control.trainer import TrainConfig
+
+    if not (run / rf.CHECKPOINT).exists() and not (run / rf.POLICY).exists():
+        raise PrefrlError(
+            f"{run} has no policy checkpoint yet ({rf.CHECKPOINT}); let the run reach its first evaluation"
+        )
+    config = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+    env_id = config.env
+    venv = DummyVecEnv([lambda: gym.make(env_id)])
+    model = PPO("MlpPolicy", venv, device="cpu", **config.ppo.ppo_kwargs())  # the run's network, its weights next
+    rf.load_policy(model, run)
     norm = None
     if (run / rf.VECNORM).exists():
-        norm = VecNormalize(DummyVecEnv([lambda: gym.make(env_id)]), training=False, norm_reward=False)
+        norm = VecNormalize(venv, training=False, norm_reward=False)
         rf.load_vecnormalize(norm, run)
     env = gym.make(env_id)
     data = env.unwrapped.data

@@ -9,14 +9,31 @@ import csv
 import json
 import math
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` to a temp file of a name no other process uses, fsync it, then rename it over `path`: a reader,
+    or a process killed at any instant, sees the old file or the new one, never a part."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with tmp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=True)
+    write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -36,14 +53,7 @@ def append_row(path: Path, fields: list[str], row: dict[str, Any]) -> None:
         if header != fields:
             with path.open(newline="") as f:
                 old = list(csv.DictReader(f))
-            tmp = path.with_suffix(path.suffix + ".tmp")
-            with tmp.open("w", newline="") as f:
-                writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(old)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
+            write_atomic(path, lambda tmp: write_rows(tmp, fields, old))
     with path.open("a", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         if new:
@@ -51,6 +61,14 @@ def append_row(path: Path, fields: list[str], row: dict[str, Any]) -> None:
         writer.writerow({k: "" if isinstance(v, float) and math.isnan(v) else v for k, v in row.items()})
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_rows(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> None:
+    """A whole CSV: the header, then the rows (call through write_atomic)."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def read_rows(path: Path) -> list[dict[str, float]]:

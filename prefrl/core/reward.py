@@ -23,6 +23,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from prefrl.core.comparisons import PreferenceDataset
+from prefrl.core.records import write_atomic
 
 
 @dataclass
@@ -397,9 +398,8 @@ class RewardEnsemble:
         return s
 
     def save(self, path: str | Path) -> None:
-        tmp = Path(str(path) + ".tmp")
-        torch.save(self.state(), tmp)
-        tmp.replace(path)
+        state = self.state()
+        write_atomic(Path(path), lambda tmp: torch.save(state, tmp))
 
     def load(self, path: str | Path) -> None:
         self.load_state(torch.load(path, map_location=self.device, weights_only=True))
