@@ -113,7 +113,7 @@ def test_a_second_trainer_on_a_folder_in_use_is_refused_naming_the_holder(run):
 def test_the_lock_of_a_killed_trainer_is_taken_over(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
-    code = f"from pathlib import Path; from prefrl.control.run_folder import RunLock; lock = RunLock(Path({str(folder)!r})); print('held', flush=True); import time; time.sleep(60)"  # noqa: E501
+    code = f"from pathlib import Path; from prefrl.control.run_folder import RunLock; lock = RunLock(Path({str(folder)!r})); print('held', flush=True); import time; time.sleep(60)"
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(Exception, match=f"PID {holder.pid}"):
