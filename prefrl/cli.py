@@ -558,11 +558,16 @@ def _bench(args: argparse.Namespace) -> int:
         else:
             status = run_local(config)
         failed = [c for c, s in status.items() if s.startswith("failed")]
-        if failed:
-            print(f"{len(failed)} cells failed; their logs are in {args.work}", file=sys.stderr)
+    else:
+        failed = []
     command = "prefrl bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "prefrl bench"
     print(write_report(config, args.results, command))
     print(f"results: {args.results}/results.csv, summary.md, curves.png")
+    if failed:  # a sweep with a failed cell is not a result: say which, and exit non-zero
+        logs = ", ".join(str(config.work / f"{c.env.replace('/', '_')}-{c.tag}-s{c.seed}.log") for c in failed[:3])
+        more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
+        print(f"prefrl: error: {len(failed)} of {len(status)} cells failed; see {logs}{more}", file=sys.stderr)
+        return 1
     return 0
 
 

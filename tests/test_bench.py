@@ -200,3 +200,12 @@ def test_a_baseline_mean_of_zero_gives_no_ratio_rather_than_infinity(tmp_path):
     cols = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 0.0, Cell("Walker2d-v5", 0, 700): 1.5,
                                    Cell("Walker2d-v5", 1): 0.0, Cell("Walker2d-v5", 1, 700): 0.5})  # fmt: skip
     assert cols[9] == "nan"
+
+
+def test_a_sweep_whose_cells_failed_exits_non_zero_naming_their_logs(tmp_path):
+    env = "tests.tiny_envs:cut_short_without_a_limit"  # no clip can be cut from it: the preference cell stops
+    sweep = ["bench", "--envs", env, "--seeds", "0", "--labels", "20", "--timesteps", "512", "--ppo", "n_steps=256",
+             "--eval-episodes", "1", "--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "prefrl", *sweep], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "1 of 2 cells failed; see" in proc.stderr and f"{env}-20-perfect-disagreement-s0.log" in proc.stderr
