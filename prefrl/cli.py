@@ -232,6 +232,18 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def check_named_again(saved_env: str, given_env: str | None, run: Path) -> None:
+    """A run folder alone never makes prefrl import code: user code its config names (module:EnvClass) is imported
+    only when the command line names it too."""
+    from prefrl.control.envs import is_class_spec
+
+    if is_class_spec(saved_env) and given_env != saved_env:
+        raise PrefrlError(
+            f"{run} was run on your own code ({saved_env}); prefrl imports it only when the command line names it "
+            f"again: add --env {saved_env}"
+        )
+
+
 def _train(args: argparse.Namespace) -> int:
     from prefrl.control import run_folder as rf
     from prefrl.control.trainer import TrainConfig, Trainer, check_device, validate
@@ -244,6 +256,7 @@ def _train(args: argparse.Namespace) -> int:
             config = TrainConfig.from_dict(rf.read_json(out / rf.CONFIG))
         except (ValueError, TypeError) as exc:
             raise PrefrlError(f"{out / rf.CONFIG} is not readable ({exc}); restore it or start a new run") from None
+        check_named_again(config.env, args.env, out)
         waiting_for_person = config.teacher == "human" and (out / rf.STORE).exists()
         if not waiting_for_person and (
             (not (out / rf.CHECKPOINT).exists() and not (out / rf.POLICY).exists()) or not (out / rf.PROGRESS).exists()
@@ -413,14 +426,17 @@ def _watch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-steps", type=int, default=1000, help="steps per episode at most (default: %(default)s)")
     p.add_argument("--stochastic", action="store_true", help="sample actions instead of the deterministic policy")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env", help="the run's module:EnvClass, for a run of your own env (imported only when named here)")
     _clip_args(p, 480)
     p.set_defaults(func=_watch)
 
 
 def _watch(args: argparse.Namespace) -> int:
+    from prefrl.control import run_folder as rf
     from prefrl.control.watch import watch
 
     run = _run_dir(args.run)
+    check_named_again(str(rf.read_json(run / rf.CONFIG).get("env", "")), args.env, run)
     returns = watch(
         run, args.episodes, args.mp4, not args.stochastic, args.seed, _clip_config(args), args.max_steps, args.gif
     )

@@ -122,3 +122,18 @@ def test_the_lock_of_a_killed_trainer_is_taken_over(tmp_path):
     holder.wait()
     time.sleep(0.1)
     rf.RunLock(folder).release()  # the OS dropped the dead holder's lock
+
+
+def test_a_run_of_user_code_resumes_only_when_the_command_line_names_that_code_again(tmp_path, capsys):
+    env = "tests.tiny_envs:ten_step_time_limit"
+    folder = tmp_path / "run"
+    config = TrainConfig(env=env, labels=8, timesteps=256, eval_freq=128, eval_episodes=1, progress=False,
+                         ppo=PPOConfig(n_steps=128, batch_size=64, n_epochs=1))  # fmt: skip
+    Trainer(config, folder).run()
+    stretch(folder, 384)
+    assert main(["train", "--resume", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"prefrl imports it only when the command line names it again: add --env {env}" in err
+    assert main(["watch", str(folder), "--mp4", str(tmp_path / "w.mp4")]) == 2
+    assert main(["train", "--resume", str(folder), "--env", env, "--quiet"]) == 0
+    assert rf.read_metrics(folder)[-1]["timesteps"] >= 384

@@ -78,7 +78,7 @@ def train_command(config: SweepConfig, cell: Cell) -> list[str]:
     folder = cell.folder(config.work)
     base = [sys.executable, "-m", "prefrl"]
     if progress_of(folder) >= 0:
-        return [*base, "train", "--quiet", "--resume", str(folder)]
+        return [*base, "train", "--quiet", "--resume", str(folder), "--env", cell.env]  # named again: may import it
     if folder.exists():  # stopped before its first checkpoint: nothing to keep
         shutil.rmtree(folder)
     return [*base, *train_args(config, cell)]
