@@ -56,7 +56,7 @@ class SweepConfig:
     extra: list[str] = field(default_factory=list)
     """Further `prefrl train` arguments for every cell (e.g. --ppo n_epochs=10)."""
     preference_extra: list[str] = field(default_factory=list)
-    """Further arguments for the preference cells only: settings a true-reward run has no use for (--alive-bonus)."""
+    """Further arguments for the preference cells only: settings a true-reward run has no use for (--clip-seconds)."""
 
     def cells(self) -> list[Cell]:
         """Every cell, the true-reward baseline of each (env, seed) first."""
