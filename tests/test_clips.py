@@ -97,3 +97,35 @@ def test_missing_gl_libraries_are_named_with_the_packages_to_install(monkeypatch
     else:
         raise AssertionError("no error")
     assert "libEGL.so.1" in message and "apt-get install libegl1" in message and "libosmesa6" in message
+
+
+def test_render_workers_exit_when_their_trainer_is_killed(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "from prefrl.control.clips import RenderPool; "
+        f"pool = RenderPool('HalfCheetah-v5', {str(tmp_path)!r}, 'r', workers=2); "
+        "print(*pool._pool._processes, flush=True); import time; time.sleep(120)"
+    )
+    trainer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in trainer.stdout.readline().split()]
+    assert workers, "the pool started no workers"
+    trainer.send_signal(signal.SIGKILL)  # no shutdown, no atexit: only the workers themselves can notice
+    trainer.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        with open(f"/proc/{pid}/stat") as f:  # reaped by init, or a zombie waiting to be
+            return f.read().split()[2] != "Z"
+
+    deadline = time.monotonic() + 15
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in workers), "render workers outlived their trainer"

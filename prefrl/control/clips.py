@@ -13,6 +13,7 @@ import ctypes
 import json
 import math
 import os
+import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -203,8 +204,18 @@ def read_clip(path: Path) -> tuple[np.ndarray, float]:
 _WORKER: SegmentRenderer | None = None
 
 
-def _init_worker(env_id: str, config: dict[str, Any]) -> None:
+def _exit_with(parent: int, every: float = 1.0) -> None:
+    """Exit this process once `parent` is gone: a trainer killed with SIGKILL cannot shut its pool down, and its
+    workers would otherwise live on, each holding a renderer's memory."""
+    while True:
+        time.sleep(every)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _init_worker(env_id: str, config: dict[str, Any], parent: int) -> None:
     global _WORKER
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     _WORKER = SegmentRenderer(env_id, ClipConfig(**config))
 
 
@@ -247,7 +258,7 @@ class RenderPool:
                 self.workers,
                 mp_context=get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(self.env_id, asdict(self.config)),
+                initargs=(self.env_id, asdict(self.config), os.getpid()),
             )
             try:
                 pool.submit(_probe).result(timeout=120)
