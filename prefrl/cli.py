@@ -580,7 +580,7 @@ def _bench(args: argparse.Namespace) -> int:
     print(write_report(config, args.results, command))
     print(f"results: {args.results}/results.csv, summary.md, curves.png")
     if failed:  # a sweep with a failed cell is not a result: say which, and exit non-zero
-        logs = ", ".join(str(config.work / f"{c.env.replace('/', '_')}-{c.tag}-s{c.seed}.log") for c in failed[:3])
+        logs = ", ".join(str(c.log(config.work)) for c in failed[:3])
         more = f" and {len(failed) - 3} more" if len(failed) > 3 else ""
         print(f"prefrl: error: {len(failed)} of {len(status)} cells failed; see {logs}{more}", file=sys.stderr)
         return 1

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
@@ -49,7 +48,7 @@ def run_ray(config: SweepConfig, address: str | None = None) -> dict[Cell, str]:
     refs = {}
     for cell in todo:
         cell.folder(config.work).parent.mkdir(parents=True, exist_ok=True)
-        log = Path(config.work) / f"{cell.env.replace('/', '_')}-{cell.tag}-s{cell.seed}.log"
+        log = cell.log(config.work)
         refs[task.remote(train_command(config, cell)[1:], str(log.resolve()))] = cell
     bar = tqdm(total=len(cells) * config.timesteps, unit="step", desc="sweep (ray)")
     deadline = time.time() + config.minutes * 60

@@ -40,6 +40,10 @@ class Cell:
     def folder(self, work: Path) -> Path:
         return work / self.env.replace("/", "_") / f"{self.tag}-s{self.seed}"
 
+    def log(self, work: Path) -> Path:
+        """Where the cell's output goes, beside its env's folder."""
+        return Path(work) / f"{self.env.replace('/', '_')}-{self.tag}-s{self.seed}.log"
+
 
 @dataclass
 class SweepConfig:
@@ -176,7 +180,7 @@ def run_local(config: SweepConfig) -> dict[Cell, str]:
             while todo and len(running) < config.workers:
                 cell = todo.pop(0)
                 cell.folder(config.work).parent.mkdir(parents=True, exist_ok=True)
-                log = open(config.work / f"{cell.env.replace('/', '_')}-{cell.tag}-s{cell.seed}.log", "a")
+                log = open(cell.log(config.work), "a")
                 running[cell] = subprocess.Popen(train_command(config, cell), stdout=log, stderr=subprocess.STDOUT)
             for cell, proc in list(running.items()):
                 if proc.poll() is not None:
