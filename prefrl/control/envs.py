@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -138,8 +139,10 @@ def check_spaces(env_id: str, env: gym.Env) -> None:
         )
 
 
+@functools.lru_cache(maxsize=64)
 def env_facts(env_id: str) -> EnvFacts:
-    """Make the env once and read its facts; refuses spaces the loop cannot learn in."""
+    """Make the env once per process and read its facts (validate, resolved() and the Trainer all ask); refuses
+    spaces the loop cannot learn in. A failure is not cached: it raises again next time."""
     env = make_base_env(env_id)
     try:
         check_spaces(env_id, env)
