@@ -629,10 +629,24 @@ def main(argv: list[str] | None = None) -> int:
     _stop_on_signals()
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
     except PrefrlError as exc:
         print(f"prefrl: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before a command could handle it (say, while importing torch): nothing to save yet
         print("\nprefrl: stopped", file=sys.stderr)
-        return 130
+        code = 130
+    if code == 130:
+        _forget_interrupt()
+    return code
+
+
+def _forget_interrupt() -> None:
+    """Let a handled Ctrl-C exit with status 130.
+
+    CPython marks a KeyboardInterrupt that escapes code run by `exec` of a string as unhandled, even when a caller
+    catches it, and `python -m prefrl` then ends by SIGINT (status -2) instead of the status it was given. Ctrl-C
+    lands inside such an `exec` whenever it interrupts the import of a module that builds dataclasses (torch's lazy
+    imports do). Each `exec` of a string clears the mark before it runs.
+    """
+    exec("None")

@@ -110,3 +110,25 @@ def test_ctrl_c_at_any_moment_stops_with_one_line_and_no_traceback(tmp_path, mom
     _, err = run.communicate(timeout=60)
     assert run.returncode == 130
     assert "Traceback" not in err and "stopped" in err
+
+
+def test_ctrl_c_inside_an_import_that_runs_exec_still_exits_with_130(tmp_path):
+    """Ctrl-C that lands in a module's `exec` of generated code (dataclasses do this) is handled like any other."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "interrupted_prefrl.py").write_text(
+        "import prefrl.cli as cli\n"
+        "def interrupted(args):\n"
+        "    exec('raise KeyboardInterrupt')  # where Ctrl-C lands while torch builds a dataclass\n"
+        "cli._train = interrupted\n"
+        "raise SystemExit(cli.main(['train']))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    # run with -m, as `python -m prefrl` is: only then does the exit status come from the interpreter's own check
+    run = subprocess.run(
+        [sys.executable, "-m", "interrupted_prefrl"], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 130, run.stderr
+    assert "Traceback" not in run.stderr and "stopped" in run.stderr
