@@ -471,7 +471,14 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--labels", nargs="+", type=int, default=[700], help="label budgets (default: %(default)s)")
     p.add_argument("--teachers", nargs="+", default=["perfect"], help="teacher presets (default: %(default)s)")
     p.add_argument("--selections", nargs="+", default=["disagreement"], help="strategies (default: %(default)s)")
-    p.add_argument("--timesteps", type=int, default=500_000, help="steps per run (default: %(default)s)")
+    p.add_argument(
+        "--timesteps",
+        nargs="+",
+        default=["500000"],
+        metavar="STEPS|ENV=STEPS",
+        help="steps per run, and ENV=STEPS for envs that need another budget, e.g. 1000000 Reacher-v5=300000 "
+        "(default: %(default)s)",
+    )
     p.add_argument("--workers", type=int, default=2, help="runs at once, one core each (default: %(default)s)")
     p.add_argument("--minutes", type=float, default=float("inf"), help="stop resumably after this long")
     p.add_argument("--work", type=Path, default=Path("benchmarks/work"), help="run folders (default: %(default)s)")
@@ -510,6 +517,32 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench)
 
 
+def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str, int]]:
+    """`--timesteps 1000000 Reacher-v5=300000` as (the default budget, the envs' own budgets)."""
+    default, per_env = None, {}
+    for value in values:
+        env, _, steps = value.rpartition("=")
+        try:
+            n = int(steps)
+        except ValueError:
+            raise PrefrlError(f"--timesteps {value}: give a whole number of steps, or ENV=STEPS") from None
+        if n <= 0:
+            raise PrefrlError(f"--timesteps {value}: steps must be positive")
+        if not env:
+            if default is not None:
+                raise PrefrlError("--timesteps: give one default budget; name other envs' as ENV=STEPS")
+            default = n
+        elif env not in envs:
+            raise PrefrlError(f"--timesteps {value}: {env} is not among --envs ({' '.join(envs)})")
+        else:
+            per_env[env] = n
+    if default is None:
+        if set(per_env) != set(envs):
+            raise PrefrlError("--timesteps: give a default budget, or ENV=STEPS for every env of --envs")
+        default = max(per_env.values())
+    return default, per_env
+
+
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
@@ -526,8 +559,9 @@ def _bench(args: argparse.Namespace) -> int:
     for selection in args.selections:
         if selection not in STRATEGIES:
             raise PrefrlError(f"unknown selection {selection!r}; choose from {', '.join(STRATEGIES)}")
-    if min(args.labels) <= 0 or args.timesteps <= 0 or args.workers <= 0:
-        raise PrefrlError("--labels, --timesteps and --workers must be positive")
+    timesteps, env_timesteps = _bench_timesteps(args.timesteps, args.envs)
+    if min(args.labels) <= 0 or args.workers <= 0:
+        raise PrefrlError("--labels and --workers must be positive")
     for kv, parse in [(kv, _ppo_override) for kv in args.ppo] + [
         (kv, _reward_model_override) for kv in args.reward_model
     ]:
@@ -540,7 +574,7 @@ def _bench(args: argparse.Namespace) -> int:
     ]
     if args.label_halving is not None:
         try:  # the schedule's own check, here once rather than in every cell's process
-            LabelSchedule(min(args.labels), args.timesteps, halving=args.label_halving)
+            LabelSchedule(min(args.labels), min([timesteps, *env_timesteps.values()]), halving=args.label_halving)
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
         extra += ["--label-halving", f"{args.label_halving:g}"]
@@ -553,7 +587,7 @@ def _bench(args: argparse.Namespace) -> int:
         preference_extra += ["--buffer-size", str(args.buffer_size)]
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
-        timesteps=args.timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
+        timesteps=timesteps, env_timesteps=env_timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
         preference_extra=preference_extra,
     )  # fmt: skip
     stale = mismatched_cells(config)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from prefrl.bench.report import final_return, reward_time_share
@@ -171,35 +172,102 @@ def test_summary_spread_is_the_sample_std_over_seeds_and_absent_for_one_seed():
     assert _mean_sd([1.73, 1.55]) == "1.64 ± 0.13"  # small returns (the backflip task) keep two decimals
 
 
-def _summary_row(tmp_path, finals: dict) -> list[str]:
-    """The summary row of the 700-label variant, for runs whose evaluations all return the given finals."""
+def _write_runs(tmp_path, finals: dict, untrained: float | None = None, envs=("Walker2d-v5",), seeds=(0, 1)):
+    """Run folders whose evaluations all return the given finals (after `untrained` at step 0, if given)."""
     from prefrl.bench.report import write_report
-    from prefrl.bench.sweep import SweepConfig
     from prefrl.control.run_folder import append_metrics
 
-    config = SweepConfig(envs=["Walker2d-v5"], seeds=[0, 1], timesteps=1000, work=tmp_path / "work")
+    config = SweepConfig(envs=list(envs), seeds=list(seeds), timesteps=1000, work=tmp_path / "work")
     for cell, final in finals.items():
         cell.folder(config.work).mkdir(parents=True)
-        for t in (0, 1000):
+        for t in (0, 500, 1000):
+            value = untrained if t == 0 and untrained is not None else final
             append_metrics(cell.folder(config.work), {"timesteps": t, "labels": cell.labels,
-                           "true_return_mean": final, "true_return_std": 0.0, "wall_time": 10.0})  # fmt: skip
-    summary = write_report(config, tmp_path / "results", "prefrl bench ...")
+                           "true_return_mean": value, "true_return_std": 0.0, "wall_time": 10.0})  # fmt: skip
+    return write_report(config, tmp_path / "results", "prefrl bench ...")
+
+
+def _summary_row(tmp_path, finals: dict, untrained: float | None = None) -> dict[str, str]:
+    """The summary row of the 700-label variant on Walker2d-v5, by column name."""
+    summary = _write_runs(tmp_path, finals, untrained)
+    header = next(line for line in summary.splitlines() if line.startswith("| env |"))
     row = next(line for line in summary.splitlines() if line.startswith("| Walker2d-v5 | 700 |"))
-    return [c.strip() for c in row.strip("|").split("|")]
+    cells = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]  # noqa: E731
+    return dict(zip(cells(header), cells(row)))
 
 
-def test_summary_gives_the_ratio_of_the_means_beside_the_mean_of_the_ratios(tmp_path):
-    """A seed with a collapsed baseline inflates the mean of per-seed ratios; the ratio of the means shows it."""
-    cols = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 500.0, Cell("Walker2d-v5", 0, 700): 5000.0,
-                                   Cell("Walker2d-v5", 1): 4000.0, Cell("Walker2d-v5", 1, 700): 3000.0})  # fmt: skip
-    assert cols[8] == "5.38 ± 6.54"  # per seed 10.0 and 0.75: sample std 9.25 / sqrt(2)
-    assert cols[9] == "1.78"  # 4,000 / 2,250
+def test_a_tasks_score_is_the_ratio_of_the_means_not_the_mean_of_per_seed_ratios(tmp_path):
+    """A seed with a collapsed baseline would inflate the mean of per-seed ratios (10.0 and 0.75 here: 5.38)."""
+    row = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 500.0, Cell("Walker2d-v5", 0, 700): 5000.0,
+                                  Cell("Walker2d-v5", 1): 4000.0, Cell("Walker2d-v5", 1, 700): 3000.0})  # fmt: skip
+    assert row["score"] == "1.78"  # 4,000 / 2,250
+    assert row["IQM [95% CI]"] == "1.78 [1.33, 2.22]"  # seeds 5,000 and 3,000 against the mean baseline
+    assert row["preference PPO"] == "4,000 ± 1,414" and row["true-reward PPO"] == "2,250 ± 2,475"
 
 
-def test_a_baseline_mean_of_zero_gives_no_ratio_rather_than_infinity(tmp_path):
-    cols = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 0.0, Cell("Walker2d-v5", 0, 700): 1.5,
-                                   Cell("Walker2d-v5", 1): 0.0, Cell("Walker2d-v5", 1, 700): 0.5})  # fmt: skip
-    assert cols[9] == "nan"
+def test_where_true_reward_returns_are_negative_the_score_is_normalised_between_untrained_and_true_reward(tmp_path):
+    row = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): -5.0, Cell("Walker2d-v5", 0, 700): -10.0,
+                                  Cell("Walker2d-v5", 1): -5.0, Cell("Walker2d-v5", 1, 700): -8.0},
+                       untrained=-15.0)  # fmt: skip
+    assert row["untrained"] == "-15.00"
+    assert row["score"] == "0.60 (normalised)"  # seeds at 0.5 and 0.7 of the way from -15 to -5
+
+
+def test_a_baseline_mean_of_zero_gives_no_score_rather_than_infinity(tmp_path):
+    row = _summary_row(tmp_path, {Cell("Walker2d-v5", 0): 0.0, Cell("Walker2d-v5", 0, 700): 1.5,
+                                  Cell("Walker2d-v5", 1): 0.0, Cell("Walker2d-v5", 1, 700): 0.5},
+                       untrained=0.0)  # fmt: skip
+    assert row["score"] == "nan (normalised)"  # true-reward PPO no better than untrained: nothing to scale by
+
+
+def test_the_interquartile_mean_drops_the_best_and_worst_quarter_and_its_interval_spans_the_seeds():
+    from prefrl.bench.scores import iqm_interval
+
+    iqm, low, high = iqm_interval(np.array([[0.0], [1.0], [2.0], [10.0]]))
+    assert iqm == 1.5  # the mean of 1 and 2
+    assert 0.0 <= low < iqm < high <= 10.0
+    assert iqm_interval(np.array([[0.0], [1.0], [2.0], [10.0]])) == (iqm, low, high)  # the same every time
+    one = iqm_interval(np.array([[0.7]]))
+    assert one[0] == 0.7 and math.isnan(one[1]) and math.isnan(one[2])  # one seed: no interval
+
+
+def test_the_summary_gives_the_mean_score_over_tasks_and_a_csv_of_every_tasks_score(tmp_path):
+    finals = {Cell("Walker2d-v5", 0): 1000.0, Cell("Walker2d-v5", 0, 700): 900.0,
+              Cell("Reacher-v5", 0): -5.0, Cell("Reacher-v5", 0, 700): -5.0}  # fmt: skip
+    summary = _write_runs(tmp_path, finals, untrained=-40.0, envs=("Walker2d-v5", "Reacher-v5"), seeds=(0,))
+    # Walker2d: 900 / 1,000; Reacher: normalised from -40 (the step-0 evaluations) to -5, where it ends
+    assert "Over 2 tasks, 700 perfect labels (disagreement): mean score 0.95, lowest 0.90" in summary
+    with (tmp_path / "results" / "scores.csv").open() as f:
+        rows = {r["env"]: r for r in csv.DictReader(f)}
+    assert rows["Reacher-v5"]["score_kind"] == "normalised" and float(rows["Reacher-v5"]["score"]) == 1.0
+    assert rows["Walker2d-v5"]["score_kind"] == "ratio of means" and float(rows["Walker2d-v5"]["score"]) == 0.9
+    assert rows["Walker2d-v5"]["steps"] == "1000"
+
+
+def test_each_env_may_train_for_its_own_number_of_steps():
+    config = SweepConfig(envs=["Ant-v5", "Reacher-v5"], timesteps=1_000_000, env_timesteps={"Reacher-v5": 300_000})
+    steps = {c.env: train_args(config, c)[train_args(config, c).index("--timesteps") + 1] for c in config.cells()}
+    assert steps == {"Ant-v5": "1000000", "Reacher-v5": "300000"}
+    assert config.total_steps() == 2 * (1_000_000 + 300_000)
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        (["1000", "Ant-v5=x"], "give a whole number of steps"),
+        (["1000", "Hopper-v5=500"], "Hopper-v5 is not among --envs"),
+        (["1000", "2000"], "give one default budget"),
+        (["Ant-v5=-5"], "steps must be positive"),
+        (["Ant-v5=500"], "ENV=STEPS for every env"),
+    ],
+)
+def test_bench_refuses_step_budgets_it_cannot_use_in_one_line(capsys, tmp_path, given, why):
+    from prefrl.cli import main
+
+    code = main(["bench", "--envs", "Ant-v5", "Reacher-v5", "--timesteps", *given, "--work", str(tmp_path / "w")])
+    err = capsys.readouterr().err
+    assert code == 2 and why in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "w").exists()
 
 
 def test_a_sweep_whose_cells_failed_exits_non_zero_naming_their_logs(tmp_path):

@@ -39,7 +39,7 @@ def run_ray(config: SweepConfig, address: str | None = None) -> dict[Cell, str]:
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     task = ray.remote(num_cpus=1)(_train_task)
     cells = config.cells()
-    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.timesteps]
+    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.steps(c.env)]
     status = {c: "done" for c in cells if c not in todo}
     config.work.mkdir(parents=True, exist_ok=True)
     print(
@@ -50,7 +50,7 @@ def run_ray(config: SweepConfig, address: str | None = None) -> dict[Cell, str]:
         cell.folder(config.work).parent.mkdir(parents=True, exist_ok=True)
         log = cell.log(config.work)
         refs[task.remote(train_command(config, cell)[1:], str(log.resolve()))] = cell
-    bar = tqdm(total=len(cells) * config.timesteps, unit="step", desc="sweep (ray)")
+    bar = tqdm(total=config.total_steps(), unit="step", desc="sweep (ray)")
     deadline = time.time() + config.minutes * 60
     pending = list(refs)
     try:

@@ -1,5 +1,6 @@
-"""Results of a sweep: results.csv (every evaluation of every cell), summary.md (final true return as a ratio to
-true-reward PPO, mean ± std over seeds) and figures (learning curves per env; bars per teacher and per selection).
+"""Results of a sweep: results.csv (every evaluation of every cell), scores.csv and summary.md (each task's score
+against true-reward PPO, with its interquartile mean and confidence interval, and the mean over tasks) and figures
+(learning curves, one panel per task; bars per teacher and per selection).
 """
 
 from __future__ import annotations
@@ -11,16 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from prefrl.bench.scores import FINAL_EVALS, TaskScore, final_return, iqm_interval, untrained_return
 from prefrl.bench.sweep import Cell, SweepConfig
 from prefrl.control.run_folder import read_metrics
 
-FINAL_EVALS = 3
-"""The final return of a run is the mean of its last 3 evaluations: less noisy than one 5-episode evaluation."""
-
-
-def final_return(rows: list[dict[str, float]], horizon: float) -> float:
-    kept = [r["true_return_mean"] for r in rows if r["timesteps"] <= horizon]
-    return float(np.mean(kept[-FINAL_EVALS:])) if kept else float("nan")
+__all__ = ["final_return", "reward_time_share", "write_report"]
 
 
 def reward_time_share(row: dict[str, float]) -> float:
@@ -36,6 +32,17 @@ def _percent(shares: list[float]) -> str:
 
 def _variant(cell: Cell) -> tuple[int, str, str]:
     return cell.labels, cell.teacher, cell.selection
+
+
+def _interval(low: float, high: float) -> str:
+    return "-" if math.isnan(low) else f"[{low:.2f}, {high:.2f}]"
+
+
+SCORE_COLUMNS = [
+    "env", "labels", "teacher", "selection", "seeds", "steps", "score", "score_kind", "iqm", "iqm_ci_low",
+    "iqm_ci_high", "preference_mean", "preference_std", "true_reward_mean", "true_reward_std", "untrained",
+    "wall_clock_ratio", "learned_reward_time_share",
+]  # fmt: skip
 
 
 def write_report(config: SweepConfig, results: Path, command: str) -> str:
@@ -55,63 +62,79 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
                 writer.writerow([cell.env, cell.seed, cell.labels, teacher, selection, arm, *row.values()])
 
     lines = [
-        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | ratio | ratio of the means "
-        "| wall-clock ratio | learned reward's share of the time |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | untrained | score "
+        "| IQM [95% CI] | wall-clock ratio | learned reward's share of the time |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    score_rows: list[dict[str, object]] = []
     ratios: dict[tuple[str, tuple[int, str, str]], list[float]] = defaultdict(list)
+    per_variant: dict[tuple[int, str, str], dict[str, TaskScore]] = defaultdict(dict)
     unfinished: dict[str, int] = defaultdict(int)
     for env in config.envs:
         variants = sorted({_variant(c) for c in data if c.env == env and not c.baseline})
+        steps = config.steps(env)
+        untrained = untrained_return([rows for cell, rows in data.items() if cell.env == env])
         for variant in variants:
-            pref, true, ratio, wall, horizons, share = [], [], [], [], [], []
+            pref, true, wall, share = [], [], [], []
             for seed in config.seeds:
                 p_rows = data.get(Cell(env, seed, *variant), [])
                 t_rows = data.get(Cell(env, seed), [])
                 if not p_rows or not t_rows:
                     continue
-                horizon = min(p_rows[-1]["timesteps"], t_rows[-1]["timesteps"])
-                if horizon < config.timesteps:  # a seed counts once both its runs have finished
+                if min(p_rows[-1]["timesteps"], t_rows[-1]["timesteps"]) < steps:  # both runs must have finished
                     unfinished[env] += 1
                     continue
                 # both finished: each run's own last evaluations (their final steps differ by part of a rollout)
-                fp, ft = final_return(p_rows, math.inf), final_return(t_rows, math.inf)
+                pref.append(final_return(p_rows, math.inf))
+                true.append(final_return(t_rows, math.inf))
                 wp, wt = p_rows[-1]["wall_time"], t_rows[-1]["wall_time"]
-                pref.append(fp)
-                true.append(ft)
-                ratio.append(fp / ft if ft else float("nan"))
                 wall.append(wp / wt if wt else float("nan"))
                 share.append(reward_time_share(p_rows[-1]))
-                horizons.append(horizon)
-            ratios[(env, variant)] = ratio
             if not pref:
-                lines.append(f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - | - | - |")
+                lines.append(
+                    f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | 0 | - | - | - | - | - | - | - | - |"
+                )
                 continue
-            of_means = np.mean(pref) / np.mean(true) if np.mean(true) else float("nan")  # as a per-seed ratio
+            task = TaskScore(pref, true, untrained)
+            per_variant[variant][env] = task
+            ratios[(env, variant)] = list(task.per_seed)
+            iqm, low, high = iqm_interval(task.per_seed[:, None])
+            kind = "normalised" if task.normalised else "ratio of means"
             lines.append(
-                f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {int(min(horizons)):,} | "
-                f"{_mean_sd(pref)} | {_mean_sd(true)} | {_mean_sd(ratio, 2)} | {of_means:.2f} | "
-                f"{np.mean(wall):.2f} | "
-                f"{_percent(share)} |"
+                f"| {env} | {variant[0]} | {variant[1]} | {variant[2]} | {len(pref)} | {steps:,} | "
+                f"{_mean_sd(pref)} | {_mean_sd(true)} | {_number(untrained)} | "
+                f"{task.score:.2f}{' (normalised)' if task.normalised else ''} | {iqm:.2f} {_interval(low, high)} | "
+                f"{np.mean(wall):.2f} | {_percent(share)} |"
             )
+            score_rows.append(dict(zip(SCORE_COLUMNS, [
+                env, variant[0], variant[1], variant[2], len(pref), steps, task.score, kind, iqm, low, high,
+                np.mean(pref), _std(pref), np.mean(true), _std(true), untrained, np.mean(wall),
+                np.nanmean(share) if not all(math.isnan(x) for x in share) else math.nan,
+            ])))  # fmt: skip
+    overall = _over_tasks(per_variant)
+    with (results / "scores.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=SCORE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(score_rows)
     summary = "\n".join(
         [
             "# Sweep summary",
             "",
             f"Command: `{command}`",
             "",
-            f"Final true return = mean of a run's last {FINAL_EVALS} evaluations (deterministic policy, 5 episodes "
-            "each). Columns give mean ± sample std "
-            "over the seeds whose two arms both have results; ratio = preference / true-reward per seed, then "
-            "averaged; a seed whose baseline stayed low weighs heavily in it, which the ratio of the two means "
-            "(mean preference return / mean true-reward return) does not let it do. Wall-clock ratio compares the "
-            "two runs' total times; the learned reward's share is the part of the preference run's time spent "
-            "choosing queries, labelling and refitting, and predicting the reward and cutting clips "
-            "(runs from before these were logged show -). Only seeds whose "
-            "preference and true-reward runs have both finished count.",
+            f"A run's final return is the mean of its last {FINAL_EVALS} evaluations (deterministic policy). "
+            "Returns are mean ± sample std over the seeds whose two arms have both finished. **Score**: the ratio of "
+            "the means, preference PPO's mean final return over true-reward PPO's at the same steps and seeds; where "
+            "true-reward PPO's mean is not positive, the return normalised between the untrained policy (0, its "
+            "evaluation at step 0) and true-reward PPO (1). IQM: the interquartile mean of the per-seed scores "
+            "(each seed's preference run against the mean baseline), with a 95% stratified-bootstrap confidence "
+            "interval (rliable; none for one seed). Wall-clock ratio compares the two runs' total times; the learned "
+            "reward's share is the part of the preference run's time spent choosing queries, labelling, refitting, "
+            "predicting the reward and cutting clips.",
             "",
             *lines,
             "",
+            *overall,
             *[f"{env}: {n} (variant, seed) pairs still running or paused, left out." for env, n in unfinished.items()],
             "",
         ]
@@ -122,6 +145,34 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
         if len({v[axis] for _, v in ratios}) > 1:
             plot_bars(config, ratios, axis, results / f"{name}.png")
     return summary
+
+
+def _over_tasks(per_variant: dict[tuple[int, str, str], dict[str, TaskScore]]) -> list[str]:
+    """Lines giving each variant's mean score over tasks and the IQM over all (seed, task) scores, where 2+ tasks
+    have finished; the IQM's interval resamples seeds within each task, over the seeds every task has."""
+    lines = []
+    for variant, tasks in sorted(per_variant.items()):
+        if len(tasks) < 2:
+            continue
+        n = min(len(t.per_seed) for t in tasks.values())
+        matrix = np.stack([t.per_seed[:n] for t in tasks.values()], axis=1)
+        iqm, low, high = iqm_interval(matrix)
+        lines.append(
+            f"Over {len(tasks)} tasks, {variant[0]} {variant[1]} labels ({variant[2]}): mean score "
+            f"{np.mean([t.score for t in tasks.values()]):.2f}, lowest {min(t.score for t in tasks.values()):.2f}, "
+            f"IQM {iqm:.2f} {_interval(low, high)} over {n} seed{'s' if n > 1 else ''} per task."
+        )
+    return [*lines, ""] if lines else []
+
+
+def _std(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.2f}"
 
 
 def _mean_sd(values: list[float], digits: int | None = None) -> str:
@@ -136,20 +187,25 @@ def _mean_sd(values: list[float], digits: int | None = None) -> str:
 
 
 def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], path: Path) -> None:
-    """The paper's figure: one panel per env, mean ± sample std over seeds of each variant and of the baseline."""
+    """The paper's figure: one panel per task (four to a row), a line per label budget (and teacher, selection)
+    and one for true-reward PPO, each the mean ± sample std over seeds."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(config.envs), figsize=(5.5 * len(config.envs), 4), squeeze=False)
-    for ax, env in zip(axes[0], config.envs):
+    cols = min(len(config.envs), 4)
+    rows_ = math.ceil(len(config.envs) / cols)
+    fig, axes = plt.subplots(rows_, cols, figsize=(5.5 * cols, 4 * rows_), squeeze=False)
+    for ax in axes.flat[len(config.envs) :]:
+        ax.set_visible(False)
+    for ax, env in zip(axes.flat, config.envs):
         groups: dict[tuple, list[list[dict[str, float]]]] = defaultdict(list)
         for cell, rows in data.items():
             if cell.env == env and len(rows) > 1:
                 groups[(0, "true", "") if cell.baseline else _variant(cell)].append(rows)
         for i, (variant, all_runs) in enumerate(sorted(groups.items(), key=lambda kv: (kv[0][0] == 0, kv[0]))):
-            finished = [r for r in all_runs if r[-1]["timesteps"] >= config.timesteps]
+            finished = [r for r in all_runs if r[-1]["timesteps"] >= config.steps(env)]
             runs = finished or all_runs  # runs still going would cut every curve short
             n = min(len(r) for r in runs)
             t = np.array([row["timesteps"] for row in runs[0][:n]])
@@ -164,7 +220,8 @@ def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], p
         ax.set_xlabel("timesteps")
         ax.set_ylabel("true return (evaluation)")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        if groups:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -189,7 +246,7 @@ def plot_bars(config: SweepConfig, ratios: dict, axis: int, path: Path) -> None:
         ax.bar(np.arange(len(keys)) + j * width, means, width, yerr=stds, label=env, capsize=3)
     ax.axhline(1.0, color="k", lw=0.8)
     ax.set_xticks(np.arange(len(keys)) + width * (len(config.envs) - 1) / 2, keys)
-    ax.set_ylabel("final return / true-reward PPO")
+    ax.set_ylabel("score against true-reward PPO")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -53,6 +53,9 @@ class SweepConfig:
     teachers: list[str] = field(default_factory=lambda: ["perfect"])
     selections: list[str] = field(default_factory=lambda: ["disagreement"])
     timesteps: int = 500_000
+    """Steps per run, unless `env_timesteps` names the env."""
+    env_timesteps: dict[str, int] = field(default_factory=dict)
+    """Steps per run of the envs that need another budget than `timesteps` (Reacher learns in far fewer than Ant)."""
     workers: int = 2
     minutes: float = float("inf")
     """Stop (resumably) after this long."""
@@ -61,6 +64,13 @@ class SweepConfig:
     """Further `prefrl train` arguments for every cell (e.g. --ppo n_epochs=10)."""
     preference_extra: list[str] = field(default_factory=list)
     """Further arguments for the preference cells only: settings a true-reward run has no use for (--clip-seconds)."""
+
+    def steps(self, env: str) -> int:
+        """Steps each run of `env` trains for."""
+        return self.env_timesteps.get(env, self.timesteps)
+
+    def total_steps(self) -> int:
+        return sum(self.steps(c.env) for c in self.cells())
 
     def cells(self) -> list[Cell]:
         """Every cell, the true-reward baseline of each (env, seed) first."""
@@ -99,7 +109,7 @@ def train_args(config: SweepConfig, cell: Cell) -> list[str]:
         "--seed",
         str(cell.seed),
         "--timesteps",
-        str(config.timesteps),
+        str(config.steps(cell.env)),
         "--out",
         str(folder),
     ]
@@ -164,7 +174,7 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def run_local(config: SweepConfig) -> dict[Cell, str]:
     """Run unfinished cells, `workers` at a time, with one progress bar over all their steps. Returns statuses."""
     cells = config.cells()
-    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.timesteps]
+    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.steps(c.env)]
     status = {c: "done" for c in cells if c not in todo}
     print(f"{len(cells)} cells: {len(cells) - len(todo)} finished, {len(todo)} to run on {config.workers} workers")
     deadline = time.time() + config.minutes * 60
@@ -174,7 +184,7 @@ def run_local(config: SweepConfig) -> dict[Cell, str]:
     def steps_done() -> int:
         return sum(max(progress_of(c.folder(config.work)), 0) for c in cells)
 
-    bar = tqdm(total=len(cells) * config.timesteps, initial=steps_done(), unit="step", desc="sweep")
+    bar = tqdm(total=config.total_steps(), initial=steps_done(), unit="step", desc="sweep")
     try:
         while (todo or running) and time.time() < deadline:
             while todo and len(running) < config.workers:
