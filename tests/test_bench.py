@@ -180,7 +180,7 @@ def _write_runs(tmp_path, finals: dict, untrained: float | None = None, envs=("W
     config = SweepConfig(envs=list(envs), seeds=list(seeds), timesteps=1000, work=tmp_path / "work")
     for cell, final in finals.items():
         cell.folder(config.work).mkdir(parents=True)
-        for t in (0, 500, 1000):
+        for t in (0, 250, 500, 750, 1000):  # the last three make the final return; step 0 is the untrained policy
             value = untrained if t == 0 and untrained is not None else final
             append_metrics(cell.folder(config.work), {"timesteps": t, "labels": cell.labels,
                            "true_return_mean": value, "true_return_std": 0.0, "wall_time": 10.0})  # fmt: skip
