@@ -25,9 +25,15 @@ def reward_time_share(row: dict[str, float]) -> float:
     return spent / row["wall_time"] if row.get("wall_time") else math.nan
 
 
+def _logged_mean(values: list[float]) -> float:
+    """Mean of the values that were logged (NaN marks a run from before they were)."""
+    kept = [x for x in values if not math.isnan(x)]
+    return float(np.mean(kept)) if kept else math.nan
+
+
 def _percent(shares: list[float]) -> str:
-    kept = [x for x in shares if not math.isnan(x)]
-    return f"{100 * np.mean(kept):.0f}%" if kept else "-"
+    mean = _logged_mean(shares)
+    return "-" if math.isnan(mean) else f"{100 * mean:.0f}%"
 
 
 def _variant(cell: Cell) -> tuple[int, str, str]:
@@ -109,7 +115,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
             score_rows.append(dict(zip(SCORE_COLUMNS, [
                 env, variant[0], variant[1], variant[2], len(pref), steps, task.score, kind, iqm, low, high,
                 np.mean(pref), _std(pref), np.mean(true), _std(true), untrained, np.mean(wall),
-                np.nanmean(share) if not all(math.isnan(x) for x in share) else math.nan,
+                _logged_mean(share),
             ])))  # fmt: skip
     overall = _over_tasks(per_variant)
     with (results / "scores.csv").open("w", newline="") as f:
@@ -166,6 +172,7 @@ def _over_tasks(per_variant: dict[tuple[int, str, str], dict[str, TaskScore]]) -
 
 
 def _std(values: list[float]) -> float:
+    """Sample standard deviation (n - 1), as papers report over seeds; NaN for one seed."""
     return float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
@@ -182,7 +189,7 @@ def _mean_sd(values: list[float], digits: int | None = None) -> str:
     backflip task scores about 2 a landed flip)."""
     if digits is None:
         digits = 0 if abs(float(np.mean(values))) >= 100 else 2
-    spread = f"{np.std(values, ddof=1):,.{digits}f}" if len(values) > 1 else "-"
+    spread = f"{_std(values):,.{digits}f}" if len(values) > 1 else "-"
     return f"{np.mean(values):,.{digits}f} ± {spread}"
 
 
@@ -195,8 +202,8 @@ def plot_curves(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], p
     import matplotlib.pyplot as plt
 
     cols = min(len(config.envs), 4)
-    rows_ = math.ceil(len(config.envs) / cols)
-    fig, axes = plt.subplots(rows_, cols, figsize=(5.5 * cols, 4 * rows_), squeeze=False)
+    n_rows = math.ceil(len(config.envs) / cols)
+    fig, axes = plt.subplots(n_rows, cols, figsize=(5.5 * cols, 4 * n_rows), squeeze=False)
     for ax in axes.flat[len(config.envs) :]:
         ax.set_visible(False)
     for ax, env in zip(axes.flat, config.envs):
