@@ -79,8 +79,21 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--beta", type=float, help="teacher's Boltzmann rationality (default: the preset's; inf = exact)")
     p.add_argument("--epsilon", type=float, help="teacher's mistake probability (default: the preset's)")
-    p.add_argument("--labels", type=int, default=700, help="label budget (default: %(default)s)")
-    p.add_argument("--timesteps", type=int, default=1_000_000, help="PPO environment steps (default: %(default)s)")
+    p.add_argument(
+        "--labels",
+        type=int,
+        default=700,
+        help="label budget; with --resume, raises the run's budget, the extra labels asked as the schedule comes to "
+        "them (default: %(default)s)",
+    )
+    p.add_argument(
+        "--timesteps",
+        type=int,
+        default=1_000_000,
+        help="PPO environment steps; with --resume, extends the run: evaluations keep their spacing, and the label "
+        "schedule is recomputed for the new length, so it pauses until its curve passes the labels already asked "
+        "(default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument(
         "--selection",
@@ -179,9 +192,15 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera", help="camera to film clips with (default: 'track', which follows the agent)")
     p.add_argument("--instruction", help='question shown above the clips (default: "Which one moves forward faster?")')
     p.add_argument("--out", type=Path, help="run folder (default: runs/<env>-<reward>-<labels>-s<seed>)")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the stopped run in DIR with all its labels")
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR with all its labels and settings; only --timesteps and --labels may change, and a "
+        "finished run is left as it is",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, parser=p)
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -232,6 +251,21 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     return config
 
 
+def prepare_run_folder(out: Path) -> None:
+    """Create a new run's folder, refusing one in use by another run, a file, or a place that cannot be written."""
+    if out.exists() and not out.is_dir():
+        raise PrefrlError(f"--out {out} is a file, not a folder; choose another --out")
+    if out.exists() and any(out.iterdir()):
+        raise PrefrlError(f"run folder {out} already exists; continue it with --resume {out} or choose a new --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise PrefrlError(f"cannot write the run folder {out} ({exc.strerror or exc}); choose another --out") from None
+
+
 def check_named_again(saved_env: str, given_env: str | None, run: Path) -> None:
     """A run folder alone never makes prefrl import code: user code its config names (module:EnvClass) is imported
     only when the command line names it too."""
@@ -244,26 +278,73 @@ def check_named_again(saved_env: str, given_env: str | None, run: Path) -> None:
         )
 
 
+RESUME_RUNTIME = {"resume", "quiet", "device", "fit_threads"}
+"""Options a resumed run takes as given without comparing: how it runs, not what it runs."""
+FIELD_OF = {"clips": "clips_dir", "free_skips": "skip_costs_budget", "members": "reward_model.members"}
+"""TrainConfig fields of options whose names differ from them."""
+
+
+def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str]:
+    """The options these tokens give explicitly (a parsed namespace cannot tell a default from the same value given)."""
+    unset = object()
+    actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS and a.dest != "help"]
+    namespace = argparse.Namespace(
+        **{a.dest: None if isinstance(a, argparse._AppendAction) else unset for a in actions}
+    )
+    parser.parse_known_args(tokens, namespace=namespace)
+    return {a.dest for a in actions if getattr(namespace, a.dest) not in (unset, None)}
+
+
+def _resume_settings(args: argparse.Namespace, saved: TrainConfig, out: Path) -> TrainConfig:
+    """The saved config, extended as --timesteps and --labels ask, after refusing any other setting that differs."""
+    from prefrl.control import resume
+
+    given = given_options(args.parser, args.tokens)
+    if "env" in given and args.env != saved.env:
+        raise PrefrlError(f"{out} trains {saved.env}, not {args.env}: drop --env, or start a new run with --out")
+    args.env = saved.env  # the PPO preset the options are applied to is the run's env's
+    asked = train_config_from_args(args).resolved() if given - RESUME_RUNTIME - set(resume.MAY_CHANGE) else saved
+    flags: dict[str, str] = {}
+    for dest in sorted(given - RESUME_RUNTIME - set(resume.MAY_CHANGE)):
+        if dest == "reward_model":
+            flags.update({f"reward_model.{key}": f"--reward-model {key}" for key, _ in args.reward_model})
+        else:
+            flags[FIELD_OF.get(dest, dest)] = "--" + dest.replace("_", "-")
+    resume.refuse_other_settings(out, saved, asked, flags)
+    config, changes = resume.continued(
+        out, saved, args.timesteps if "timesteps" in given else None, args.labels if "labels" in given else None
+    )
+    for line in changes:
+        print(line, file=sys.stderr)
+    return config
+
+
 def _train(args: argparse.Namespace) -> int:
+    from prefrl.control import resume as rs
     from prefrl.control import run_folder as rf
-    from prefrl.control.trainer import TrainConfig, Trainer, check_device, validate
+    from prefrl.control.trainer import Trainer, check_device, read_config, validate
 
     if args.resume is not None:
         out = args.resume
         if not (out / rf.CONFIG).exists():
             raise PrefrlError(f"{out} is not a prefrl run folder (no {rf.CONFIG}); check the path given to --resume")
-        try:
-            config = TrainConfig.from_dict(rf.read_json(out / rf.CONFIG))
-        except (ValueError, TypeError) as exc:
-            raise PrefrlError(f"{out / rf.CONFIG} is not readable ({exc}); restore it or start a new run") from None
-        check_named_again(config.env, args.env, out)
-        waiting_for_person = config.teacher == "human" and (out / rf.STORE).exists()
+        saved = read_config(out)
+        check_named_again(saved.env, args.env if "env" in given_options(args.parser, args.tokens) else None, out)
+        waiting_for_person = saved.teacher == "human" and (out / rf.STORE).exists()
         if not waiting_for_person and (
             (not (out / rf.CHECKPOINT).exists() and not (out / rf.POLICY).exists()) or not (out / rf.PROGRESS).exists()
         ):
             raise PrefrlError(
                 f"{out} has no checkpoint yet (it stopped before the first); start it again with a new --out"
             )
+        rf.RunLock(out).release()  # a run another trainer is writing is reported as in use, not judged from outside
+        rf.read_metrics(out)  # a damaged record is named before anything is said or done
+        config = _resume_settings(args, saved, out)
+        if config != saved:
+            validate(config)
+        if (done := rs.finished(out, config)) is not None:
+            print(done)
+            return 0
         config = replace(config, progress=not args.quiet, device=args.device)
         check_device(config.device)
         resume = True
@@ -272,9 +353,7 @@ def _train(args: argparse.Namespace) -> int:
         validate(config)
         tag = f"{config.labels}" if config.reward == "learned" else "true"
         out = args.out or Path("runs") / f"{config.env.replace('/', '_')}-{tag}-s{config.seed}"
-        if out.exists() and any(out.iterdir()):
-            raise PrefrlError(f"run folder {out} already exists; continue it with --resume {out} or choose a new --out")
-        out.mkdir(parents=True, exist_ok=True)
+        prepare_run_folder(out)
         resume = False
     trainer = Trainer(config, out, resume=resume)
     try:
@@ -432,11 +511,12 @@ def _watch_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    from prefrl.control import run_folder as rf
     from prefrl.control.watch import watch
 
     run = _run_dir(args.run)
-    check_named_again(str(rf.read_json(run / rf.CONFIG).get("env", "")), args.env, run)
+    from prefrl.control.trainer import read_config
+
+    check_named_again(read_config(run).env, args.env, run)
     returns = watch(
         run, args.episodes, args.mp4, not args.stochastic, args.seed, _clip_config(args), args.max_steps, args.gif
     )
@@ -661,7 +741,9 @@ def main(argv: list[str] | None = None) -> int:
     except PrefrlError:
         pass
     _stop_on_signals()
-    args = build_parser().parse_args(argv)
+    tokens = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(tokens)
+    args.tokens = tokens[tokens.index(args.command) + 1 :]  # what the subcommand was given, for given_options
     try:
         code = int(args.func(args))
     except PrefrlError as exc:

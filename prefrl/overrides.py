@@ -46,3 +46,37 @@ def override_type(cls: type) -> Callable[[str], tuple[str, Any]]:
             raise argparse.ArgumentTypeError(f"{text}: {key} must be {annotations[key]}") from None
 
     return parse
+
+
+def matches(annotation: str, value: Any) -> bool:
+    """Whether a value read back from JSON has the type an annotation string names (the forms `convert` reads; a
+    float field takes an integer, a tuple field a list)."""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if value is None:
+        return "None" in kinds
+    for kind in kinds:
+        if kind == "None":
+            continue
+        if kind == "bool" and isinstance(value, bool):
+            return True
+        if isinstance(value, bool):
+            continue
+        if (kind == "int" and isinstance(value, int)) or (kind == "float" and isinstance(value, (int, float))):
+            return True
+        if kind == "str" and isinstance(value, str):
+            return True
+        for container in ("list[", "tuple["):
+            if kind.startswith(container) and isinstance(value, (list, tuple)):
+                item = kind[len(container) :].split(",")[0].rstrip("]").strip()
+                if all(matches(item, v) for v in value):
+                    return True
+    return False
+
+
+def check_types(cls: type, data: dict[str, Any]) -> None:
+    """Refuse (ValueError) a field of `cls` in data whose value has another type than the field's annotation;
+    dataclass-valued fields are left to their own class."""
+    for f in fields(cls):
+        annotation = str(f.type)
+        if f.name in data and annotation[:1].islower() and not matches(annotation, data[f.name]):
+            raise ValueError(f"{f.name} is {data[f.name]!r}, not {annotation}")

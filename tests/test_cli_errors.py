@@ -32,7 +32,7 @@ def test_unknown_env_suggests_close_matches(capsys, tmp_path):
         (["--labels", "-3"], "--labels must be positive"),
         (["--timesteps", "0"], "--timesteps must be positive"),
         (["--timesteps", "100"], "less than one PPO rollout"),
-        (["--labels", "2"], "use at least 4 labels"),
+        (["--labels", "2"], "use at least 3 labels"),
         (["--label-halving", "0"], "halving time must be positive"),
         (["--clip-seconds", "0"], "--clip-seconds must be a positive number of seconds"),
         (["--clip-seconds", "nan"], "--clip-seconds must be a positive number of seconds"),
@@ -41,6 +41,20 @@ def test_unknown_env_suggests_close_matches(capsys, tmp_path):
         (["--segment-length", "0"], "--segment-length counts steps per clip"),
         (["--buffer-size", "1"], "--buffer-size counts the clips"),
         (["--candidate-factor", "0"], "--candidate-factor and --query-batch must be at least 1"),
+        (["--ppo", "learning_rate=-1"], "--ppo learning_rate=-1.0: must be a positive number"),
+        (["--ppo", "activation=foo"], "--ppo activation=foo: must be one of relu, tanh"),
+        (["--ppo", "n_steps=0"], "--ppo n_steps=0: must be at least 2"),
+        (["--ppo", "batch_size=4096"], "--ppo batch_size=4096: must be between 1 and n_steps (512)"),
+        (["--ppo", "gamma=1.5"], "--ppo gamma=1.5: must be in (0, 1]"),
+        (["--reward-model", "lr=0"], "--reward-model lr=0.0: must be a positive number"),
+        (["--reward-model", "random_response=1"], "--reward-model random_response=1.0: must be in [0, 1)"),
+        (["--members", "0"], "--members 0: must be at least 1"),
+        (["--eval-episodes", "0"], "--eval-episodes must be at least 1"),
+        (["--eval-freq", "0"], "--eval-freq counts steps between evaluations"),
+        (["--seed", "-1"], "--seed must be between 0 and 2**32 - 1"),
+        (["--clip-size", "0"], "--clip-size is the clips' width and height in pixels, 16 to 4096"),
+        (["--clip-fps", "0"], "--clip-fps must be a positive frame rate"),
+        (["--labels", "1000000", "--timesteps", "4096"], "asks 250000 labels before PPO starts"),
     ],
 )
 def test_budgets_that_cannot_work_are_refused(capsys, tmp_path, flags, needle):
@@ -55,6 +69,18 @@ def test_existing_run_folder_needs_resume(capsys, tmp_path):
     code, err = run_cli(capsys, "train", "--out", str(out))
     assert_one_line_error(code, err, "already exists", f"--resume {out}")
     assert (out / "labels.sqlite").read_bytes() == b"precious"
+
+
+def test_an_out_folder_that_is_a_file_is_refused(capsys, tmp_path):
+    (tmp_path / "f").write_text("mine")
+    code, err = run_cli(capsys, "train", "--out", str(tmp_path / "f"))
+    assert_one_line_error(code, err, "is a file, not a folder")
+    assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_an_out_folder_that_cannot_be_created_is_refused_before_any_label(capsys):
+    code, err = run_cli(capsys, "train", "--out", "/dev/null/run")
+    assert_one_line_error(code, err, "cannot write the run folder /dev/null/run", "choose another --out")
 
 
 def test_resume_of_a_folder_that_is_not_a_run(capsys, tmp_path):

@@ -84,8 +84,9 @@ class SweepConfig:
 
 def progress_of(folder: Path) -> int:
     """Timesteps a cell's last checkpoint reached (-1: none yet)."""
-    p = folder / "progress.json"
-    return int(json.loads(p.read_text())["timesteps"]) if p.exists() else -1
+    from prefrl.control import run_folder as rf
+
+    return int(rf.read_progress(folder).get("timesteps", -1)) if (folder / rf.PROGRESS).exists() else -1
 
 
 def train_command(config: SweepConfig, cell: Cell) -> list[str]:

@@ -72,6 +72,9 @@ def make_base_env(env: str, render_mode: str | None = None) -> gym.Env:
     except (ImportError, gym.error.DependencyNotInstalled) as exc:
         text = str(exc)
         fix = next((cmd for name, cmd in _EXTRAS.items() if name in text), None)
+        newest = f"{env.rsplit('-v', 1)[0]}-v5"
+        if fix is None and newest != env and newest in gym.registry:  # MuJoCo's v2/v3 ids need the old mujoco-py
+            fix = f"use {newest}, the version that runs on the installed MuJoCo"
         raise PrefrlError(f"{env} needs a package that is not installed ({text.splitlines()[0]})" +
                           (f"; {fix}" if fix else "")) from None  # fmt: skip
     except gym.error.Error as exc:

@@ -6,10 +6,13 @@ settings, so comparisons are like for like. An env without a preset gets SB3's d
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from torch import nn
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
 
 @dataclass
@@ -41,7 +44,7 @@ class PPOConfig:
         kw["policy_kwargs"] = dict(
             log_std_init=self.log_std_init,
             ortho_init=self.ortho_init,
-            activation_fn={"relu": nn.ReLU, "tanh": nn.Tanh}[self.activation],
+            activation_fn=ACTIVATIONS[self.activation],
             net_arch=dict(pi=list(self.net_arch), vf=list(self.net_arch)),
         )
         return kw
@@ -96,3 +99,28 @@ def env_family(env_id: str) -> str:
 def ppo_config_for(env_id: str, **overrides: Any) -> PPOConfig:
     """The tuned preset for an env id such as 'Hopper-v5' (SB3 defaults for others), with overrides applied."""
     return replace(PPOConfig(**PRESETS.get(env_family(env_id), {})), **overrides)
+
+
+def ppo_problems(ppo: PPOConfig) -> list[str]:
+    """What is out of range in these settings, as "key=value: must be ...", so that a run refuses them before its
+    first label instead of failing inside SB3's first rollout or update (or training on a negative step size)."""
+
+    def finite(x: float) -> bool:
+        return isinstance(x, (int, float)) and math.isfinite(x)
+
+    rules: list[tuple[str, bool, str]] = [
+        ("n_steps", ppo.n_steps >= 2, "at least 2"),
+        ("batch_size", 1 <= ppo.batch_size <= ppo.n_steps, f"between 1 and n_steps ({ppo.n_steps}), one rollout"),
+        ("n_epochs", ppo.n_epochs >= 1, "at least 1"),
+        ("learning_rate", finite(ppo.learning_rate) and ppo.learning_rate > 0, "a positive number"),
+        ("gamma", finite(ppo.gamma) and 0 < ppo.gamma <= 1, "in (0, 1]"),
+        ("gae_lambda", finite(ppo.gae_lambda) and 0 <= ppo.gae_lambda <= 1, "in [0, 1]"),
+        ("clip_range", finite(ppo.clip_range) and ppo.clip_range > 0, "a positive number"),
+        ("max_grad_norm", finite(ppo.max_grad_norm) and ppo.max_grad_norm > 0, "a positive number"),
+        ("vf_coef", finite(ppo.vf_coef) and ppo.vf_coef >= 0, "0 or more"),
+        ("ent_coef", finite(ppo.ent_coef) and ppo.ent_coef >= 0, "0 or more"),
+        ("log_std_init", finite(ppo.log_std_init), "a finite number"),
+        ("net_arch", len(ppo.net_arch) > 0 and all(n >= 1 for n in ppo.net_arch), "positive layer widths, e.g. 64,64"),
+        ("activation", ppo.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
+    ]
+    return [f"{key}={getattr(ppo, key)}: must be {rule}" for key, ok, rule in rules if not ok]

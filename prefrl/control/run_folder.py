@@ -155,8 +155,31 @@ def _cell(key: str, value: Any) -> Any:
     return int(value) if key in _INT_FIELDS else value
 
 
+METRICS_FIX = "delete it to go on without the curve so far (the run keeps its checkpoint), or restore it from a copy"
+
+
 def read_metrics(folder: Path) -> list[dict[str, float]]:
-    return read_rows(folder / METRICS)
+    rows = read_rows(folder / METRICS, METRICS_FIX)
+    if rows and "timesteps" not in rows[0]:
+        raise PrefrlError(f"{folder / METRICS} is damaged (no timesteps column); {METRICS_FIX}")
+    return rows
+
+
+PROGRESS_FIELDS = {"timesteps": int, "labels": int, "pretrain_steps": int}
+"""progress.json's counts; every other entry is a number of seconds."""
+
+
+def read_progress(folder: Path) -> dict[str, float]:
+    """The last checkpoint's progress.json, each entry checked to be a number (counts whole and not negative)."""
+    path = folder / PROGRESS
+    data = read_json(path)
+    for key, value in data.items():
+        whole = PROGRESS_FIELDS.get(key) is int
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (whole and not float(value).is_integer()):
+            raise PrefrlError(f"{path} is damaged ({key} is {value!r}, not a number); restore it, or start a new run")
+        if whole and value < 0:
+            raise PrefrlError(f"{path} is damaged ({key} is {value}); restore it, or start a new run")
+    return data
 
 
 def truncate_metrics(folder: Path, max_timesteps: int) -> None:

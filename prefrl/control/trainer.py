@@ -26,18 +26,19 @@ from tqdm import tqdm
 from prefrl.control import run_folder as rf
 from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.envs import check_env_id, env_facts, make_env
-from prefrl.control.ppo_config import PPOConfig
+from prefrl.control.ppo_config import PPOConfig, ppo_problems
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
-from prefrl.core.reward import RewardConfig, RewardEnsemble
+from prefrl.core.reward import RewardConfig, RewardEnsemble, reward_config_problems
 from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
 from prefrl.core.selection import STRATEGIES, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
 from prefrl.core.teachers import make_teacher
 from prefrl.errors import PrefrlError
+from prefrl.overrides import check_types
 from prefrl.plots import plot_learning_curve
 
 HUMAN = "human"
@@ -133,11 +134,21 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config read back from config.json; a value of the wrong type is refused (ValueError) rather than
+        failing later, deep inside a run."""
         data = dict(data)
         data.setdefault("label_halving", PAPER_HALVING)  # run folders from before the setting ran the paper's h
         data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
-        ppo = PPOConfig(**data.pop("ppo", {}))
-        rm = data.pop("reward_model", {})
+        ppo, rm = data.pop("ppo", {}), data.pop("reward_model", {})
+        for kind, values, where in ((cls, data, ""), (PPOConfig, ppo, "ppo."), (RewardConfig, rm, "reward_model.")):
+            if not isinstance(values, dict):
+                raise ValueError(f"{where.rstrip('.')} is {values!r}, not an object")
+            try:
+                check_types(kind, values)
+            except ValueError as exc:
+                raise ValueError(f"{where}{exc}") from None
+        ppo = PPOConfig(**{k: v for k, v in ppo.items() if k in {f.name for f in fields(PPOConfig)}})
+        rm = {k: v for k, v in rm.items() if k in {f.name for f in fields(RewardConfig)}}
         if "l2_band" in rm:
             rm["l2_band"] = tuple(rm["l2_band"])
         known = {f.name for f in fields(cls)}
@@ -156,6 +167,15 @@ class TrainConfig:
             facts = env_facts(self.env)
             steps = segment_length(facts.dt, self.clip_seconds, facts.horizon)
         return replace(self, eval_freq=eval_freq, label_halving=halving, segment_length=steps)
+
+
+def read_config(folder: Path) -> TrainConfig:
+    """A run folder's config.json; a damaged one, or a value of the wrong type, is named in one line."""
+    path = folder / rf.CONFIG
+    try:
+        return TrainConfig.from_dict(rf.read_json(path))
+    except (ValueError, TypeError) as exc:
+        raise PrefrlError(f"{path} is not readable ({exc}); restore it from a copy, or start a new run") from None
 
 
 def clip_config(config: TrainConfig) -> ClipConfig:
@@ -189,6 +209,16 @@ def validate(config: TrainConfig) -> None:
         raise PrefrlError(f"--reward must be 'learned' or 'true', not {config.reward!r}")
     if config.timesteps <= 0:
         raise PrefrlError("--timesteps must be positive")
+    if not 0 <= config.seed < 2**32:
+        raise PrefrlError(f"--seed must be between 0 and 2**32 - 1, not {config.seed}")
+    if config.eval_episodes < 1:
+        raise PrefrlError(f"--eval-episodes must be at least 1, not {config.eval_episodes}")
+    if config.eval_freq is not None and config.eval_freq < 1:
+        raise PrefrlError(
+            f"--eval-freq counts steps between evaluations and must be at least 1, not {config.eval_freq}"
+        )
+    if problems := ppo_problems(config.ppo):
+        raise PrefrlError(f"--ppo {problems[0]}")
     if config.timesteps < config.ppo.n_steps:
         raise PrefrlError(
             f"--timesteps {config.timesteps} is less than one PPO rollout ({config.ppo.n_steps} steps); ask for more"
@@ -222,6 +252,15 @@ def validate(config: TrainConfig) -> None:
             env.close()
             if config.camera not in names:
                 raise PrefrlError(f"{config.env} has no camera {config.camera!r}; choose one of {names}")
+        if problems := reward_config_problems(config.reward_model):
+            key, _, rest = problems[0].partition("=")  # --members has a flag of its own
+            raise PrefrlError(f"--members {rest}" if key == "members" else f"--reward-model {problems[0]}")
+        if not 16 <= config.clip_size <= 4096:
+            raise PrefrlError(
+                f"--clip-size is the clips' width and height in pixels, 16 to 4096, not {config.clip_size}"
+            )
+        if config.clip_fps is not None and not (math.isfinite(config.clip_fps) and config.clip_fps > 0):
+            raise PrefrlError(f"--clip-fps must be a positive frame rate, not {config.clip_fps}")
         check_buffer_size(config.buffer_size)
         if config.candidate_factor < 1 or (config.query_batch or 1) < 1:
             raise PrefrlError("--candidate-factor and --query-batch must be at least 1")
@@ -232,9 +271,27 @@ def validate(config: TrainConfig) -> None:
         if config.segment_length is not None:
             check_segment_length(config.segment_length)
         try:
-            LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
+            schedule = LabelSchedule(config.labels, config.timesteps, config.initial_fraction, config.label_halving)
         except ValueError as exc:
             raise PrefrlError(f"label schedule: {exc}") from None
+        steps = config.segment_length or segment_length(facts.dt, config.clip_seconds, facts.horizon)
+        up_front = random_segments_needed(schedule.initial) * steps
+        if up_front > UP_FRONT_LIMIT * config.timesteps:
+            raise PrefrlError(
+                f"--labels {config.labels} asks {schedule.initial} labels before PPO starts, from about {up_front} "
+                f"steps of random behaviour, more than {UP_FRONT_LIMIT}x the run's {config.timesteps} steps; lower "
+                "--labels (or --initial-fraction) or raise --timesteps"
+            )
+
+
+UP_FRONT_LIMIT = 10
+"""The random policy's steps before PPO starts may be at most this many times the run's PPO steps: beyond that the
+label budget cannot be the point of the run."""
+
+
+def random_segments_needed(initial_labels: int) -> int:
+    """Clips the random policy records before PPO starts: twice the up-front labels, plus some to choose from."""
+    return max(2 * initial_labels + 10, 20)
 
 
 BARREN_EPISODES = 20
@@ -603,6 +660,8 @@ class Trainer:
         except BaseException:
             self.close()
             raise
+        if self.resume:  # once restored: continuing may have extended the run's length or label budget
+            rf.write_json(self.out / rf.CONFIG, asdict(c))
         callback = _LoopCallback(self, eval_env, start)
         if self.learned:
             self.store.set_state("trainer", "running")
@@ -636,7 +695,7 @@ class Trainer:
         if self.learned and self.store.count_queries() == 0:
             self.store.set_state("trainer", "collecting initial labels")
             self._fitter()  # the worker imports torch (~2 s) on the other core while the random policy runs
-            self._collect_random_segments(max(2 * self.schedule.initial + 10, 20))
+            self._collect_random_segments(random_segments_needed(self.schedule.initial))
             self.query(self.schedule.initial)
         if self.human:
             try:
@@ -668,7 +727,7 @@ class Trainer:
         rf.load_policy(model, self.out)
         if isinstance(venv, VecNormalize):
             rf.load_vecnormalize(venv, self.out)
-        progress = rf.read_json(self.out / rf.PROGRESS)
+        progress = rf.read_progress(self.out)
         self.pretrain_steps = int(progress.get("pretrain_steps", 0))
         self.wall_offset = float(progress.get("wall_time", 0.0))
         self.refit_seconds = float(progress.get("refit_seconds", 0.0))
@@ -679,7 +738,13 @@ class Trainer:
         rf.truncate_metrics(self.out, model.num_timesteps)
         if self.learned:
             if (self.out / rf.REWARD).exists():
-                self.ensemble.load(self.out / rf.REWARD)
+                try:
+                    self.ensemble.load(self.out / rf.REWARD)
+                except Exception as exc:  # noqa: BLE001  (a damaged file: whatever torch raises, say what to do)
+                    raise PrefrlError(
+                        f"{self.out / rf.REWARD} is unreadable ({type(exc).__name__}); delete it to refit the reward "
+                        "model from the run's labels (all are kept), or restore it"
+                    ) from None
             self._refit()  # takes in labels given after the last checkpoint
         return model
 

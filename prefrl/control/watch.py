@@ -17,13 +17,13 @@ def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.trainer import read_config
 
     if not (run / rf.CHECKPOINT).exists() and not (run / rf.POLICY).exists():
         raise PrefrlError(
             f"{run} has no policy checkpoint yet ({rf.CHECKPOINT}); let the run reach its first evaluation"
         )
-    config = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+    config = read_config(run)
     env_id = config.env
     venv = DummyVecEnv([lambda: gym.make(env_id)])
     model = PPO("MlpPolicy", venv, device="cpu", **config.ppo.ppo_kwargs())  # the run's network, its weights next

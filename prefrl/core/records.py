@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from prefrl.errors import PrefrlError
+
 
 def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """`write(tmp)` to a temp file of a name no other process uses, fsync it, then rename it over `path`: a reader,
@@ -36,8 +38,19 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     write_atomic(path, lambda tmp: tmp.write_text(text))
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+RESTORE = "restore it from a copy, or start a new run"
+"""What to do about a damaged record that a run cannot go on without."""
+
+
+def read_json(path: Path, fix: str = RESTORE) -> dict[str, Any]:
+    """A JSON object from a run folder; a damaged one is named in one line with `fix`, what to do about it."""
+    try:
+        data = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PrefrlError(f"{path} is damaged (not JSON: {exc}); {fix}") from None
+    if not isinstance(data, dict):
+        raise PrefrlError(f"{path} is damaged (a JSON {type(data).__name__}, not an object); {fix}")
+    return data
 
 
 def append_row(path: Path, fields: list[str], row: dict[str, Any]) -> None:
@@ -71,9 +84,14 @@ def write_rows(path: Path, fields: list[str], rows: list[dict[str, Any]]) -> Non
         writer.writerows(rows)
 
 
-def read_rows(path: Path) -> list[dict[str, float]]:
-    """Every row of a numeric CSV as floats (empty cells as NaN); [] when the file does not exist."""
+def read_rows(path: Path, fix: str = RESTORE) -> list[dict[str, float]]:
+    """Every row of a numeric CSV as floats (empty cells as NaN); [] when the file does not exist. A damaged file is
+    named in one line with `fix`, what to do about it."""
     if not path.exists():
         return []
-    with path.open() as f:
-        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in csv.DictReader(f)]
+    try:
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in rows]
+    except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as exc:
+        raise PrefrlError(f"{path} is damaged ({type(exc).__name__}: {exc}); {fix}") from None

@@ -64,6 +64,30 @@ class RewardConfig:
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 
 
+def reward_config_problems(c: RewardConfig) -> list[str]:
+    """What is out of range in these settings, as "key=value: must be ...", before any fit runs on them."""
+    rules: list[tuple[str, bool, str]] = [
+        ("members", c.members >= 1, "at least 1"),
+        ("hidden", c.hidden >= 1, "at least 1"),
+        ("layers", c.layers >= 0, "0 or more"),
+        ("random_response", math.isfinite(c.random_response) and 0 <= c.random_response < 1, "in [0, 1)"),
+        ("lr", math.isfinite(c.lr) and c.lr > 0, "a positive number"),
+        ("batch_size", c.batch_size >= 1, "at least 1"),
+        ("val_fraction", math.isfinite(c.val_fraction) and 0 <= c.val_fraction < 1, "in [0, 1)"),
+        ("initial_l2", math.isfinite(c.initial_l2) and c.initial_l2 >= 0, "0 or more"),
+        (
+            "l2_band",
+            len(c.l2_band) == 2 and 0 < c.l2_band[0] <= c.l2_band[1],
+            "two numbers low,high with 0 < low <= high",
+        ),
+        ("initial_epochs", c.initial_epochs >= 1, "at least 1"),
+        ("refit_epochs", c.refit_epochs >= 1, "at least 1"),
+        ("refit_max_steps", c.refit_max_steps is None or c.refit_max_steps >= 1, "at least 1, or none"),
+        ("l2_check_every", c.l2_check_every >= 1, "at least 1"),
+    ]
+    return [f"{key}={getattr(c, key)}: must be {rule}" for key, ok, rule in rules if not ok]
+
+
 def preference_probability(ret_a: torch.Tensor, ret_b: torch.Tensor, random_response: float) -> torch.Tensor:
     """P(a preferred over b) under Bradley-Terry with a random-response probability."""
     return random_response / 2 + (1 - random_response) * torch.sigmoid(ret_a - ret_b)

@@ -43,7 +43,8 @@ class LabelSchedule:
         if not self.halving > 0:  # type: ignore[operator]
             raise ValueError("the label rate's halving time must be positive")
         if self.initial < 1:
-            raise ValueError(f"a budget of {self.total} labels leaves none for the start; use at least 4 labels")
+            least = math.floor(0.5 / self.initial_fraction) + 1  # the smallest budget whose rounded share is 1
+            raise ValueError(f"a budget of {self.total} labels leaves none for the start; use at least {least} labels")
 
     @property
     def initial(self) -> int:
