@@ -1,11 +1,16 @@
-"""KEY=VALUE overrides of a settings dataclass on the command line, converted to the field's annotated type."""
+"""Settings dataclasses and the text they are read from: KEY=VALUE overrides on the command line, converted to the
+field's annotated type; values read back from JSON, checked against it; a resumed run's settings against the
+command line's."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from dataclasses import fields
+from pathlib import Path
 from typing import Any
+
+from prefrl.errors import PrefrlError
 
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 SCALARS: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "str": str}
@@ -80,3 +85,34 @@ def check_types(cls: type, data: dict[str, Any]) -> None:
         annotation = str(f.type)
         if f.name in data and annotation[:1].islower() and not matches(annotation, data[f.name]):
             raise ValueError(f"{f.name} is {data[f.name]!r}, not {annotation}")
+
+
+def setting(config: Any, name: str) -> Any:
+    """A config field by name, 'reward_model.lr' for a part of a nested one."""
+    value: Any = config
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def refuse_other_settings(
+    out: Path, saved: Any, asked: Any, flags: dict[str, str], may_change: str = "--timesteps and --labels"
+) -> None:
+    """Refuse in one line when a setting the command line gives differs from the run's saved one.
+
+    flags: the settings given, by field name ('reward_model.lr' for a part of a nested one), with the flag that set
+    each ('--seed', '--reward-model lr'). may_change: the options a resume does take, for the message.
+    """
+    for name, flag in flags.items():
+        old, new = setting(saved, name), setting(asked, name)
+        if _comparable(old) == _comparable(new):
+            continue
+        shown = f"other {flag} settings" if hasattr(old, "__dataclass_fields__") else f"{flag} {old}, not {new}"
+        raise PrefrlError(
+            f"{out} was started with {shown}: a resumed run keeps its settings (only {may_change} may "
+            f"change); drop {flag.split()[0]}, or start a new run with --out"
+        )
+
+
+def _comparable(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -163,3 +163,63 @@ def test_with_a_person_as_teacher_each_cycle_waits_for_their_rankings_in_the_win
     assert int(result["rows"][0]["labels"]) == len(labels)
     assert store.get_state("trainer") == "finished"
     store.close()
+
+
+def one_line_error(capsys, *args):
+    assert main(list(args)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prefrl: error: ") and "\n" not in err, err
+    return err
+
+
+def test_after_a_failed_start_the_command_line_decides_not_the_failed_starts_config(tmp_path, capsys):
+    out = str(tmp_path / "r")
+    one_line_error(capsys, "text", "train", "--out", out, "--model", str(tmp_path / "bad"), "--quiet")
+    err = one_line_error(capsys, "text", "train", "--out", out, "--model", str(tmp_path / "other"), "--quiet")
+    assert str(tmp_path / "other") in err and str(tmp_path / "bad") not in err
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--oracle", "length"], "was started with --oracle positive, not length"),
+        (["--seed", "3"], "was started with --seed 0, not 3"),
+        (["--k", "4"], "was started with --k 3, not 4"),
+    ],
+)
+def test_resuming_a_text_run_with_other_settings_is_refused_naming_them(finished_run, tmp_path, capsys, flags, needle):
+    import shutil
+
+    out, _ = finished_run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy)
+    err = one_line_error(capsys, "text", "train", "--out", str(copy), *flags, "--quiet")
+    assert needle in err and "--cycles" in err
+
+
+def test_a_moved_text_run_resumes_where_it_now_is(finished_run, tmp_path, capsys):
+    import shutil
+
+    out, _ = finished_run
+    shutil.copytree(out, tmp_path / "before")
+    shutil.move(tmp_path / "before", tmp_path / "after")
+    assert main(["text", "train", "--out", str(tmp_path / "after"), "--quiet"]) == 0
+    assert f"run folder: {tmp_path / 'after'}" in capsys.readouterr().out
+    assert not (tmp_path / "before").exists()
+    assert json.loads((tmp_path / "after" / "config.json").read_text())["out"] == str(tmp_path / "after")
+
+
+@pytest.mark.parametrize(
+    "flags,needle",
+    [
+        (["--cycles", "0"], "--cycles must be at least 1"),
+        (["--prompts", "0"], "--prompts must be at least 1 prompt ranked per cycle"),
+        (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--k", "1"], "--k must be at least 2"),
+    ],
+)
+def test_text_numbers_a_run_cannot_use_are_refused_before_any_model_is_built(tmp_path, capsys, flags, needle):
+    err = one_line_error(capsys, "text", "train", "--out", str(tmp_path / "r"), *flags, "--quiet")
+    assert needle in err
+    assert not (tmp_path / "r").exists()

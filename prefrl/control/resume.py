@@ -10,38 +10,10 @@ from typing import Any
 from prefrl.control import run_folder as rf
 from prefrl.control.trainer import TrainConfig
 from prefrl.errors import PrefrlError
+from prefrl.overrides import refuse_other_settings, setting  # noqa: F401  (callers use resume.*)
 
 MAY_CHANGE = ("timesteps", "labels")
 """Settings a resumed run takes from the command line: --timesteps extends it, --labels raises its budget."""
-
-
-def setting(config: TrainConfig, name: str) -> Any:
-    """A TrainConfig field by name, 'reward_model.lr' for a part of a nested one."""
-    value: Any = config
-    for part in name.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def refuse_other_settings(out: Path, saved: TrainConfig, asked: TrainConfig, flags: dict[str, str]) -> None:
-    """Refuse in one line when a setting the command line gives differs from the run's saved one.
-
-    flags: the settings given, by field name ('reward_model.lr' for a part of a nested one), with the flag that set
-    each ('--seed', '--reward-model lr').
-    """
-    for name, flag in flags.items():
-        old, new = setting(saved, name), setting(asked, name)
-        if _comparable(old) == _comparable(new):
-            continue
-        shown = f"other {flag} settings" if hasattr(old, "__dataclass_fields__") else f"{flag} {old}, not {new}"
-        raise PrefrlError(
-            f"{out} was started with {shown}: a resumed run keeps its settings (only --timesteps and --labels may "
-            f"change); drop {flag.split()[0]}, or start a new run with --out"
-        )
-
-
-def _comparable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def progress(out: Path) -> dict[str, Any]:

@@ -740,7 +740,7 @@ class Trainer:
             if (self.out / rf.REWARD).exists():
                 try:
                     self.ensemble.load(self.out / rf.REWARD)
-                except Exception as exc:  # noqa: BLE001  (a damaged file: whatever torch raises, say what to do)
+                except Exception as exc:
                     raise PrefrlError(
                         f"{self.out / rf.REWARD} is unreadable ({type(exc).__name__}); delete it to refit the reward "
                         "model from the run's labels (all are kept), or restore it"

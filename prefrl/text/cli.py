@@ -6,9 +6,13 @@ import argparse
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefrl.core.teachers import PRESETS
+from prefrl.errors import PrefrlError
+
+if TYPE_CHECKING:
+    from prefrl.text.config import TextTrainConfig
 
 
 def add_text_parser(sub: argparse._SubParsersAction) -> None:
@@ -133,48 +137,98 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core; 1 on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_train, parser=p)
+
+
+def _config_from_args(args: argparse.Namespace) -> TextTrainConfig:
+    """The TextTrainConfig a `prefrl text train` command line asks for."""
+    from prefrl.text.config import TextTrainConfig
+
+    d = TextTrainConfig()
+    config = TextTrainConfig(
+        out=str(args.out),
+        model=str(args.model) if args.model else None,
+        oracle=args.oracle,
+        teacher=args.teacher,
+        instruction=args.instruction,
+        beta=args.beta,
+        epsilon=args.epsilon,
+        eps_skip=args.eps_skip,
+        eps_equal=args.eps_equal,
+        cycles=args.cycles,
+        prompts_per_cycle=args.prompts,
+        k=args.k,
+        ppo_iterations=args.ppo_iterations,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        pretrain=replace(
+            d.pretrain, minutes=args.pretrain_minutes, device=args.device, seed=args.seed, threads=args.threads
+        ),
+        ppo=replace(
+            d.ppo,
+            kl_coef=args.kl_coef,
+            kl_target=args.kl_target,
+            adaptive_kl=not args.fixed_kl,
+            max_new_tokens=args.max_new_tokens,
+        ),
+    )
+    return config
+
+
+TEXT_FIELD_OF = {"prompts": "prompts_per_cycle", "kl_coef": "ppo.kl_coef", "kl_target": "ppo.kl_target",
+                 "fixed_kl": "ppo.adaptive_kl", "max_new_tokens": "ppo.max_new_tokens",
+                 "pretrain_minutes": "pretrain.minutes"}  # fmt: skip
+"""TextTrainConfig fields of options whose names differ from them."""
+TEXT_MAY_CHANGE = {"out", "cycles", "threads", "quiet"}
+"""Options a resumed text run takes from the command line: more cycles, and how many threads compute them."""
+NOT_STARTED = {"config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqlite-shm"}
+"""What a text run folder holds when its start failed before any model was built (a bad --model, say)."""
+
+
+def check_text_settings(config: TextTrainConfig) -> None:
+    """Refuse numbers a text run cannot use, in one line, before any model is built."""
+    rules = [
+        ("--cycles", config.cycles, config.cycles >= 1, "at least 1"),
+        ("--prompts", config.prompts_per_cycle, config.prompts_per_cycle >= 1, "at least 1 prompt ranked per cycle"),
+        ("--k", config.k, config.k >= 2, "at least 2: a ranking needs two completions"),
+        ("--ppo-iterations", config.ppo_iterations, config.ppo_iterations >= 1, "at least 1"),
+        ("--max-new-tokens", config.ppo.max_new_tokens, config.ppo.max_new_tokens >= 1, "at least 1"),
+        ("--threads", config.threads, config.threads is None or config.threads >= 1, "at least 1"),
+        ("--seed", config.seed, 0 <= config.seed < 2**32, "between 0 and 2**32 - 1"),
+        ("--pretrain-minutes", config.pretrain.minutes, config.pretrain.minutes > 0, "a positive number of minutes"),
+    ]
+    for flag, value, ok, rule in rules:
+        if not ok:
+            raise PrefrlError(f"{flag} must be {rule}, not {value}")
 
 
 def _train(args: argparse.Namespace) -> int:
+    from prefrl.cli import given_options
     from prefrl.core.records import read_json
+    from prefrl.overrides import refuse_other_settings
     from prefrl.text.config import TextTrainConfig
     from prefrl.text.trainer import TextTrainer
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    asked = _config_from_args(args)
+    check_text_settings(asked)
     saved = args.out / "config.json"
-    if saved.exists():  # resume: keep the run's settings; only the number of cycles may grow
-        config = replace(TextTrainConfig.from_dict(read_json(saved)), cycles=args.cycles, threads=args.threads)
-    else:
-        d = TextTrainConfig()
-        config = TextTrainConfig(
-            out=str(args.out),
-            model=str(args.model) if args.model else None,
-            oracle=args.oracle,
-            teacher=args.teacher,
-            instruction=args.instruction,
-            beta=args.beta,
-            epsilon=args.epsilon,
-            eps_skip=args.eps_skip,
-            eps_equal=args.eps_equal,
-            cycles=args.cycles,
-            prompts_per_cycle=args.prompts,
-            k=args.k,
-            ppo_iterations=args.ppo_iterations,
-            seed=args.seed,
-            device=args.device,
-            threads=args.threads,
-            pretrain=replace(
-                d.pretrain, minutes=args.pretrain_minutes, device=args.device, seed=args.seed, threads=args.threads
-            ),
-            ppo=replace(
-                d.ppo,
-                kl_coef=args.kl_coef,
-                kl_target=args.kl_target,
-                adaptive_kl=not args.fixed_kl,
-                max_new_tokens=args.max_new_tokens,
-            ),
+    started = saved.exists() and any(p.name not in NOT_STARTED for p in args.out.iterdir())
+    if started:  # resume: keep the run's settings; only the number of cycles (and threads) may change
+        config = TextTrainConfig.from_dict(read_json(saved))
+        given = given_options(args.parser, args.tokens[args.tokens.index(args.text_command) + 1 :])
+        flags = {TEXT_FIELD_OF.get(d, d): "--" + d.replace("_", "-") for d in sorted(given - TEXT_MAY_CHANGE)}
+        refuse_other_settings(args.out, config, asked, flags, may_change="--cycles and --threads")
+        config = replace(
+            config,
+            out=str(args.out),  # the folder given, wherever it was when the run started
+            cycles=args.cycles if "cycles" in given else config.cycles,
+            threads=args.threads if "threads" in given else config.threads,
         )
+    else:  # a new run, or one whose start failed before any model was built: the command line decides
+        saved.unlink(missing_ok=True)  # the failed start's settings, which nothing was built with
+        config = asked
     rows = TextTrainer(config, progress=not args.quiet).run()
     _print_cycles(rows, Path(config.out))
     return 0
