@@ -57,7 +57,11 @@ def _config(key: str, value: object) -> Callable[[Path], None]:
 
 DAMAGE: list[tuple[str, Callable[[Path], None], list[str]]] = [
     ("progress.json truncated", _write("progress.json", '{"timesteps": '), ["--timesteps", "1024"]),
-    ("progress.json with a word for a count", _write("progress.json", '{"timesteps": "many"}'), ["--timesteps", "1024"]),
+    (
+        "progress.json with a word for a count",
+        _write("progress.json", '{"timesteps": "many"}'),
+        ["--timesteps", "1024"],
+    ),
     ("metrics.csv garbage", _write("metrics.csv", "timesteps,labels\nmany,few\n"), ["--timesteps", "1024"]),
     ("config.json truncated", _write("config.json", '{"env": '), []),
     ("config.json with a word for timesteps", _config("timesteps", "many"), []),
