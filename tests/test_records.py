@@ -2,6 +2,8 @@
 
 import math
 
+import pytest
+
 from prefrl.core.records import append_row, read_rows
 
 
@@ -22,3 +24,24 @@ def test_appending_with_the_same_columns_only_appends(tmp_path):
     for t in range(3):
         append_row(path, ["timesteps", "wall_time"], {"timesteps": t, "wall_time": float(t)})
     assert path.read_text().splitlines() == ["timesteps,wall_time", "0,0.0", "1,1.0", "2,2.0"]
+
+
+def test_a_folder_is_replaced_as_a_whole_and_a_replacement_killed_midway_is_recovered(tmp_path):
+    from prefrl.core.records import recover_folder, write_folder_atomic
+
+    model = tmp_path / "policy"
+    write_folder_atomic(model, lambda f: [(f / "weights").write_text("v1"), (f / "head").write_text("v1")])
+    write_folder_atomic(model, lambda f: (f / "weights").write_text("v2"))
+    assert sorted(p.name for p in model.iterdir()) == ["weights"] and (model / "weights").read_text() == "v2"
+    assert [p.name for p in tmp_path.iterdir()] == ["policy"]  # no temp or previous copies left behind
+
+    def crash(folder):
+        (folder / "weights").write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_folder_atomic(model, crash)
+    assert (model / "weights").read_text() == "v2"  # a write that never finished changes nothing
+    model.rename(tmp_path / ".policy.previous")  # killed between its two renames
+    recover_folder(model)
+    assert (model / "weights").read_text() == "v2"

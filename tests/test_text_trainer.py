@@ -223,3 +223,9 @@ def test_text_numbers_a_run_cannot_use_are_refused_before_any_model_is_built(tmp
     err = one_line_error(capsys, "text", "train", "--out", str(tmp_path / "r"), *flags, "--quiet")
     assert needle in err
     assert not (tmp_path / "r").exists()
+
+
+def test_pretraining_into_a_folder_of_other_files_is_refused_as_the_model_replaces_the_whole_folder(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    err = one_line_error(capsys, "text", "pretrain", "--out", str(tmp_path), "--max-steps", "1")
+    assert "holds other files" in err and (tmp_path / "notes.txt").read_text() == "mine"

@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,39 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_folder_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """`write(tmp)` into a fresh folder beside `path`, fsync its files, then swap it in for `path`: a reader, or a
+    process killed at any instant, finds the old folder or the new one (see `recover_folder`), never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    old = _previous(path)
+    try:
+        write(tmp)
+        for f in tmp.rglob("*"):
+            if f.is_file():
+                with f.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)  # a kill from here to the next line leaves only `old`, which recover_folder restores
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def recover_folder(path: Path) -> None:
+    """Put back the previous version of a folder whose atomic replacement was killed between its two renames."""
+    path = Path(path)
+    if not path.exists() and _previous(path).exists():
+        os.replace(_previous(path), path)
+
+
+def _previous(path: Path) -> Path:
+    return path.with_name(f".{path.name}.previous")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

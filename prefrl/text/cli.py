@@ -66,6 +66,9 @@ def _pretrain(args: argparse.Namespace) -> int:
     from prefrl.text.model import resolve_device
 
     resolve_device(args.device)
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "pretrain_config.json").exists())):
+        raise PrefrlError(f"--out {out} holds other files; the model replaces the whole folder, so choose a new one")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model = ModelConfig(layers=args.layers, width=args.width, heads=args.heads, context=args.context,
                         vocab_size=args.vocab)  # fmt: skip

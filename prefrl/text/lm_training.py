@@ -114,7 +114,6 @@ def pretrain(config: PretrainConfig, out: str | Path, progress: bool = True) -> 
     model.train()
     optimizer = _optimizer(model, config.lr, config.weight_decay)
     generator = torch.Generator().manual_seed(config.seed)
-    (out / "pretrain_config.json").write_text(json.dumps(asdict(config), indent=2))
 
     rows: list[dict[str, float]] = []
     budget_s = config.minutes * 60
@@ -164,7 +163,8 @@ def pretrain(config: PretrainConfig, out: str | Path, progress: bool = True) -> 
     bar.update(100 - bar.n)
     bar.close()
     model.eval()
-    save(model, tokenizer, out)
+    settings = json.dumps(asdict(config), indent=2)
+    save(model, tokenizer, out, also=lambda folder: (folder / "pretrain_config.json").write_text(settings))
     _write_csv(rows, out / "metrics.csv")
     plot_losses(rows, out / "loss_curve.png", f"pretraining ({config.model.layers}x{config.model.width})")
     final = rows[-1]

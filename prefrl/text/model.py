@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from prefrl.core.records import write_folder_atomic
 from prefrl.errors import PrefrlError
 from prefrl.text.config import ModelConfig
 
@@ -103,13 +104,23 @@ def _no_hf_progress_bars() -> Iterator[None]:
             hf_logging.enable_progress_bar()
 
 
-def save(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: str | Path) -> None:
-    """Model (safetensors) and tokenizer into one folder that load() and plain from_pretrained() both read."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with _no_hf_progress_bars():
-        model.save_pretrained(path)
-        tokenizer.save_pretrained(path)
+def save(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    path: str | Path,
+    also: Callable[[Path], None] | None = None,
+) -> None:
+    """Model (safetensors) and tokenizer into one folder that load() and plain from_pretrained() both read, replaced
+    as a whole (`also` writes more files into it first), so a kill leaves the old model or the new one."""
+
+    def write(folder: Path) -> None:
+        with _no_hf_progress_bars():
+            model.save_pretrained(folder)
+            tokenizer.save_pretrained(folder)
+        if also is not None:
+            also(folder)
+
+    write_folder_atomic(Path(path), write)
 
 
 def load(path: str | Path, device: str = "cpu") -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

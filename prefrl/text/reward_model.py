@@ -22,6 +22,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from prefrl.core import reward as core_reward
+from prefrl.core.records import write_folder_atomic
 from prefrl.errors import PrefrlError
 from prefrl.text.config import TextRewardConfig
 from prefrl.text.sampling import Rollout, positions
@@ -90,11 +91,13 @@ class TextRewardModel(nn.Module):
     # persistence --------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
         """Trunk with save_pretrained, heads and normalisation in safetensors, config in JSON: no pickle."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        self.trunk.save_pretrained(path / "trunk")
-        save_file({k: v.contiguous() for k, v in self.head_state().items()}, str(path / "heads.safetensors"))
-        (path / "reward_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+
+        def write(folder: Path) -> None:
+            self.trunk.save_pretrained(folder / "trunk")
+            save_file({k: v.contiguous() for k, v in self.head_state().items()}, str(folder / "heads.safetensors"))
+            (folder / "reward_config.json").write_text(json.dumps(asdict(self.config), indent=2))
+
+        write_folder_atomic(Path(path), write)  # replaced as a whole: a kill leaves the old model or the new one
 
     def head_state(self) -> dict[str, torch.Tensor]:
         return {

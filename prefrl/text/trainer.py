@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from prefrl.core.comparisons import Comparison
 from prefrl.core.elo import elo_ratings, pairwise_agreement, spearman
-from prefrl.core.records import append_row, read_rows, write_json
+from prefrl.core.records import append_row, read_rows, recover_folder, write_json
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS, make_teacher
 from prefrl.errors import PrefrlError
@@ -57,6 +57,10 @@ CYCLE_FIELDS = [
 ]  # fmt: skip
 
 
+MODEL_FOLDERS = ("base", "sft", "policy", "reward_model")
+"""The run folder's model folders, each replaced atomically as a whole."""
+
+
 class TextTrainer:
     """Runs (or resumes) the cycles of one run folder."""
 
@@ -70,6 +74,8 @@ class TextTrainer:
         self.progress = progress
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
+        for name in MODEL_FOLDERS:  # a kill in the middle of replacing one leaves its previous version aside
+            recover_folder(self.out / name)
         self.oracle = tasks.make_oracle(config.oracle)
         self.started = time.time()
         saved = self.out / "config.json"
@@ -133,13 +139,12 @@ class TextTrainer:
             self.reward = rm.TextRewardModel.from_policy(self.reference, c.reward).to(c.device)
 
     def _save_policy(self) -> None:
-        path = self.out / "policy"
-        lm.save(self.ppo.policy, self.tokenizer, path)
         head = self.ppo.value_head.linear
-        save_file(
-            {"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()},
-            str(path / "value_head.safetensors"),
-        )
+        state = {"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()}
+        lm.save(  # the policy and its value head in one atomic folder
+            self.ppo.policy, self.tokenizer, self.out / "policy",
+            also=lambda folder: save_file(state, str(folder / "value_head.safetensors")),
+        )  # fmt: skip
 
     # one cycle --------------------------------------------------------------------------------------------------
     def _gold(self, prompts: list[str], completions: list[str]) -> list[float]:
