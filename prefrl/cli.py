@@ -359,7 +359,13 @@ def _train(args: argparse.Namespace) -> int:
     try:
         row = trainer.run()
     except KeyboardInterrupt:
-        print(f"\nstopped; every label is saved. Continue with: prefrl train --resume {out}", file=sys.stderr)
+        if (out / rf.PROGRESS).exists() or config.teacher == "human":
+            print(f"\nstopped; every label is saved. Continue with: prefrl train --resume {out}", file=sys.stderr)
+        else:  # nothing to resume from: the random policy's clips and the first fit come again
+            print(
+                f"\nstopped before the first checkpoint; start again with a new --out (or remove {out})",
+                file=sys.stderr,
+            )
         return 130
     what = f"{config.labels} {config.teacher} labels" if config.reward == "learned" else "the true reward"
     acc = row["reward_model_accuracy"]

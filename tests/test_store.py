@@ -191,3 +191,18 @@ def test_a_synthetic_teachers_batch_is_one_transaction_all_on_disk_or_none(tmp_p
     other = LabelStore(tmp_path / "labels.sqlite", create=False)  # on disk, seen by another connection
     assert [(x.a, x.b, x.choice) for x in other.comparisons()] == [(a, b, Choice.LEFT), (a, c, Choice.EQUAL)]
     assert other.count_queries("skipped") == 1 and other.count_queries("pending") == 0
+
+
+def test_a_store_that_cannot_be_written_says_so_rather_than_calling_the_file_damaged(tmp_path):
+    from prefrl.core.store import StoreError
+
+    with pytest.raises(StoreError, match="cannot write the label store .* needs its folder to exist and be writable"):
+        LabelStore(tmp_path / "missing-folder" / "labels.sqlite")
+
+
+def test_a_damaged_store_is_named_as_not_readable(tmp_path):
+    from prefrl.core.store import StoreError
+
+    (tmp_path / "labels.sqlite").write_bytes(b"not a database, just bytes" * 100)
+    with pytest.raises(StoreError, match="not a readable prefrl label store"):
+        LabelStore(tmp_path / "labels.sqlite")

@@ -66,6 +66,11 @@ class LabelStore:
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._open()
         except sqlite3.DatabaseError as exc:
+            if "readonly" in str(exc) or "unable to open" in str(exc):  # permissions, not a damaged file
+                raise StoreError(
+                    f"cannot write the label store {self.path} ({exc}); it needs its folder to exist and be "
+                    "writable: check the permissions, or copy the run somewhere writable"
+                ) from None
             raise StoreError(
                 f"{self.path} is not a readable prefrl label store ({exc}); move it aside or use a new --out folder"
             ) from None
