@@ -194,15 +194,11 @@ def test_a_synthetic_teachers_batch_is_one_transaction_all_on_disk_or_none(tmp_p
 
 
 def test_a_store_that_cannot_be_written_says_so_rather_than_calling_the_file_damaged(tmp_path):
-    from prefrl.core.store import StoreError
-
-    with pytest.raises(StoreError, match="cannot write the label store .* needs its folder to exist and be writable"):
+    with pytest.raises(StoreError, match=r"cannot write the label store .* needs its folder to exist and be writable"):
         LabelStore(tmp_path / "missing-folder" / "labels.sqlite")
 
 
 def test_a_damaged_store_is_named_as_not_readable(tmp_path):
-    from prefrl.core.store import StoreError
-
     (tmp_path / "labels.sqlite").write_bytes(b"not a database, just bytes" * 100)
     with pytest.raises(StoreError, match="not a readable prefrl label store"):
         LabelStore(tmp_path / "labels.sqlite")
