@@ -2,7 +2,32 @@
 
 __version__ = "0.1.0"
 
-from prefrl import mujoco_warnings
+_EXPORTS = {
+    "train": "prefrl.control.trainer",
+    "TrainConfig": "prefrl.control.trainer",
+    "Trainer": "prefrl.control.trainer",
+    "PPOConfig": "prefrl.control.ppo_config",
+    "ppo_config_for": "prefrl.control.ppo_config",
+    "RewardConfig": "prefrl.core.reward",
+    "RewardEnsemble": "prefrl.core.reward",
+    "Teacher": "prefrl.core.teachers",
+    "SyntheticOracle": "prefrl.core.teachers",
+    "LabelStore": "prefrl.core.store",
+}
+"""The public API, imported on first use (it pulls in torch and stable-baselines3, which `prefrl --help` need not
+wait for)."""
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'prefrl' has no attribute {name!r}")
+
+
+from prefrl import mujoco_warnings  # noqa: E402  (after the API table, which needs no import)
 
 mujoco_warnings.install()
 

@@ -12,6 +12,11 @@ def test_ppo_presets_follow_the_env_family():
     assert ppo_config_for("Ant-v5") == ppo_config_for("prefrl/AnyOther-v0") == PPOConfig()  # SB3's defaults
 
 
+RL_SIDE = ("env", "ppo", "segment_length", "eval_freq")
+"""What may differ between tasks: the env, its PPO preset (shared by both arms), the clip length in steps, and the
+evaluation spacing, a whole number of the preset's rollouts."""
+
+
 def test_the_preference_side_resolves_to_the_same_settings_on_every_task_but_the_clip_length_in_steps():
     from dataclasses import asdict
 
@@ -23,7 +28,17 @@ def test_the_preference_side_resolves_to_the_same_settings_on_every_task_but_the
     }  # fmt: skip
     resolved = {env: TrainConfig(env=env, timesteps=1_000_000).resolved() for env in tasks}
     assert {env: c.segment_length for env, c in resolved.items()} == tasks
-    preference_side = [
-        {k: v for k, v in asdict(c).items() if k not in ("env", "ppo", "segment_length")} for c in resolved.values()
-    ]
+    preference_side = [{k: v for k, v in asdict(c).items() if k not in RL_SIDE} for c in resolved.values()]
     assert all(side == preference_side[0] for side in preference_side)  # reward model, queries, schedule, level
+
+
+def test_the_python_api_and_the_command_line_resolve_the_same_experiment_on_every_task():
+    from dataclasses import asdict
+
+    from prefrl import TrainConfig
+    from prefrl.cli import build_parser, train_config_from_args
+
+    for env in ("HalfCheetah-v5", "Hopper-v5", "Reacher-v5", "Swimmer-v5", "InvertedPendulum-v5", "Pendulum-v1"):
+        api = asdict(TrainConfig(env=env).resolved())
+        cli = asdict(train_config_from_args(build_parser().parse_args(["train", "--env", env])).resolved())
+        assert api == cli, env  # the PPO preset included: the API once ran SB3's defaults where the CLI did not

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from prefrl.control import run_folder as rf
 from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.envs import check_env_id, env_facts, make_env
-from prefrl.control.ppo_config import PPOConfig, ppo_problems
+from prefrl.control.ppo_config import PPOConfig, ppo_config_for, ppo_problems
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
@@ -129,8 +129,13 @@ class TrainConfig:
     update, a HalfCheetah-sized fit step took 23 ms with two threads against 10 ms with one, and the update took 1.4x
     as long (7 ms a step with two threads alone). Fixed for a run: a fit's weights can depend on its threads."""
     progress: bool = True
-    ppo: PPOConfig = field(default_factory=PPOConfig)
+    ppo: PPOConfig = None  # type: ignore[assignment]  (filled in by __post_init__)
+    """PPO settings, shared by both arms; None takes the env's preset (`ppo_config_for`), as `prefrl train` does."""
     reward_model: RewardConfig = field(default_factory=RewardConfig)
+
+    def __post_init__(self) -> None:
+        if self.ppo is None:
+            self.ppo = ppo_config_for(self.env)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -292,6 +297,13 @@ label budget cannot be the point of the run."""
 def random_segments_needed(initial_labels: int) -> int:
     """Clips the random policy records before PPO starts: twice the up-front labels, plus some to choose from."""
     return max(2 * initial_labels + 10, 20)
+
+
+def train(config: TrainConfig, out: str | Path, resume: bool = False) -> dict[str, float]:
+    """What `prefrl train` runs: validate the settings, then train (or, with resume, continue) the run in `out`.
+    Returns the last evaluation's metrics row."""
+    validate(config)
+    return Trainer(config, Path(out), resume=resume).run()
 
 
 BARREN_EPISODES = 20

@@ -20,6 +20,10 @@ class Teacher(Protocol):
 
     name: str
 
+    def observe(self, item_returns: np.ndarray) -> None:
+        """Recent items' true returns, before each batch of labels: a teacher whose answers depend on the scale of
+        the task (skip and equal thresholds) reads it here; others ignore it."""
+
     def label(self, rewards_a: np.ndarray, rewards_b: np.ndarray) -> Choice | None: ...
 
 
