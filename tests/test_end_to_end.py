@@ -153,7 +153,7 @@ def test_resume_refuses_a_corrupt_store_and_leaves_it_alone(resumed_run, tmp_pat
     (copy / "labels.sqlite").write_bytes(b"garbage" * 1000)
     from prefrl.cli import main
 
-    assert main(["train", "--resume", str(copy)]) == 2
+    assert main(["train", "--resume", str(copy), "--timesteps", "8192"]) == 2  # extended: the store is opened
     err = capsys.readouterr().err
     assert "not a readable prefrl label store" in err and "Traceback" not in err
     assert (copy / "labels.sqlite").read_bytes() == b"garbage" * 1000
@@ -179,6 +179,6 @@ def test_resuming_a_finished_run_changes_nothing(resumed_run):
     proc = prefrl("train", "--resume", str(out))
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr
-    assert "after 6144 steps" in stdout
+    assert "is finished (6144 steps, 40 labels)" in stdout
     assert (out / "metrics.csv").read_text() == before
     assert label_rows(out) == labels
