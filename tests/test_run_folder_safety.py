@@ -137,3 +137,12 @@ def test_a_run_of_user_code_resumes_only_when_the_command_line_names_that_code_a
     assert main(["watch", str(folder), "--mp4", str(tmp_path / "w.mp4")]) == 2
     assert main(["train", "--resume", str(folder), "--env", env, "--quiet"]) == 0
     assert rf.read_metrics(folder)[-1]["timesteps"] >= 384
+
+
+def test_watch_refuses_a_run_without_mujoco_state_in_one_line(tmp_path, capsys):
+    config = TrainConfig(env="Pendulum-v1", labels=8, timesteps=256, eval_freq=256, eval_episodes=1, progress=False,
+                         ppo=PPOConfig(n_steps=256, batch_size=64, n_epochs=1))  # fmt: skip
+    Trainer(config, tmp_path / "run").run()
+    assert main(["watch", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "prefrl: error: watch re-renders episodes from MuJoCo state, which Pendulum-v1 has none of"

@@ -124,3 +124,14 @@ def ppo_problems(ppo: PPOConfig) -> list[str]:
         ("activation", ppo.activation in ACTIVATIONS, f"one of {', '.join(ACTIVATIONS)}"),
     ]
     return [f"{key}={getattr(ppo, key)}: must be {rule}" for key, ok, rule in rules if not ok]
+
+
+def new_ppo(
+    ppo: PPOConfig, venv: Any, seed: int | None = None, device: str = "cpu", tensorboard_log: str | None = None
+):  # type: ignore[no-untyped-def]
+    """The stable-baselines3 PPO these settings describe, on venv: what training builds, and what resume and
+    `watch` rebuild before they load a checkpoint's weights into it."""
+    from stable_baselines3 import PPO
+
+    return PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0, tensorboard_log=tensorboard_log,
+               **ppo.ppo_kwargs())  # fmt: skip

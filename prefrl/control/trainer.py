@@ -26,7 +26,7 @@ from tqdm import tqdm
 from prefrl.control import run_folder as rf
 from prefrl.control.clips import ClipConfig, RenderPool
 from prefrl.control.envs import check_env_id, env_facts, make_env
-from prefrl.control.ppo_config import PPOConfig, ppo_config_for, ppo_problems
+from prefrl.control.ppo_config import PPOConfig, new_ppo, ppo_config_for, ppo_problems
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
@@ -719,15 +719,7 @@ class Trainer:
 
     def _new_policy(self, venv: VecEnv) -> PPO:
         c = self.config
-        return PPO(
-            "MlpPolicy",
-            venv,
-            seed=c.seed,
-            device=c.device,
-            verbose=0,
-            tensorboard_log=str(self.out / rf.TENSORBOARD),
-            **c.ppo.ppo_kwargs(),
-        )
+        return new_ppo(c.ppo, venv, seed=c.seed, device=c.device, tensorboard_log=str(self.out / rf.TENSORBOARD))
 
     def _close_pool(self) -> None:
         if self.render_pool is not None:

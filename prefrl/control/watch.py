@@ -13,10 +13,10 @@ from prefrl.errors import PrefrlError
 
 def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max_steps: int = 1000):  # type: ignore[no-untyped-def]
     """(qpos, qvel, true return) of each episode played by the run's saved policy."""
-    import gymnasium as gym
-    from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from prefrl.control.envs import env_facts, make_base_env
+    from prefrl.control.ppo_config import new_ppo
     from prefrl.control.trainer import read_config
 
     if not (run / rf.CHECKPOINT).exists() and not (run / rf.POLICY).exists():
@@ -25,15 +25,17 @@ def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max
         )
     config = read_config(run)
     env_id = config.env
-    venv = DummyVecEnv([lambda: gym.make(env_id)])
-    model = PPO("MlpPolicy", venv, device="cpu", **config.ppo.ppo_kwargs())  # the run's network, its weights next
+    if not env_facts(env_id).mujoco:
+        raise PrefrlError(f"watch re-renders episodes from MuJoCo state, which {env_id} has none of")
+    venv = DummyVecEnv([lambda: make_base_env(env_id)])
+    model = new_ppo(config.ppo, venv)  # the run's network, as training built it; its weights next
     rf.load_policy(model, run)
     norm = None
     if (run / rf.VECNORM).exists():
         norm = VecNormalize(venv, training=False, norm_reward=False)
         rf.load_vecnormalize(norm, run)
-    env = gym.make(env_id)
-    data = env.unwrapped.data
+    env = make_base_env(env_id)
+    data = env.unwrapped.data  # type: ignore[attr-defined]
     out = []
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
