@@ -295,22 +295,28 @@ def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str
     return {a.dest for a in actions if getattr(namespace, a.dest) not in (unset, None)}
 
 
-def _resume_settings(args: argparse.Namespace, saved: TrainConfig, out: Path) -> TrainConfig:
-    """The saved config, extended as --timesteps and --labels ask, after refusing any other setting that differs."""
-    from prefrl.control import resume
-
-    given = given_options(args.parser, args.tokens)
-    if "env" in given and args.env != saved.env:
-        raise PrefrlError(f"{out} trains {saved.env}, not {args.env}: drop --env, or start a new run with --out")
-    args.env = saved.env  # the PPO preset the options are applied to is the run's env's
-    asked = train_config_from_args(args).resolved() if given - RESUME_RUNTIME - set(resume.MAY_CHANGE) else saved
+def option_flags(dests: set[str], field_of: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
+    """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' per key)."""
     flags: dict[str, str] = {}
-    for dest in sorted(given - RESUME_RUNTIME - set(resume.MAY_CHANGE)):
+    for dest in sorted(dests):
         if dest == "reward_model":
             flags.update({f"reward_model.{key}": f"--reward-model {key}" for key, _ in args.reward_model})
         else:
-            flags[FIELD_OF.get(dest, dest)] = "--" + dest.replace("_", "-")
-    resume.refuse_other_settings(out, saved, asked, flags)
+            flags[field_of.get(dest, dest)] = "--" + dest.replace("_", "-")
+    return flags
+
+
+def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConfig, out: Path) -> TrainConfig:
+    """The saved config, extended as --timesteps and --labels ask, after refusing any other setting that differs."""
+    from prefrl.control import resume
+    from prefrl.overrides import refuse_other_settings
+
+    if "env" in given and args.env != saved.env:
+        raise PrefrlError(f"{out} trains {saved.env}, not {args.env}: drop --env, or start a new run with --out")
+    args.env = saved.env  # the PPO preset the options are applied to is the run's env's
+    compared = given - RESUME_RUNTIME - set(resume.MAY_CHANGE)
+    asked = train_config_from_args(args).resolved() if compared else saved
+    refuse_other_settings(out, saved, asked, option_flags(compared, FIELD_OF, args))
     config, changes = resume.continued(
         out, saved, args.timesteps if "timesteps" in given else None, args.labels if "labels" in given else None
     )
@@ -329,7 +335,8 @@ def _train(args: argparse.Namespace) -> int:
         if not (out / rf.CONFIG).exists():
             raise PrefrlError(f"{out} is not a prefrl run folder (no {rf.CONFIG}); check the path given to --resume")
         saved = read_config(out)
-        check_named_again(saved.env, args.env if "env" in given_options(args.parser, args.tokens) else None, out)
+        given = given_options(args.parser, args.tokens)
+        check_named_again(saved.env, args.env if "env" in given else None, out)
         waiting_for_person = saved.teacher == "human" and (out / rf.STORE).exists()
         if not waiting_for_person and (
             (not (out / rf.CHECKPOINT).exists() and not (out / rf.POLICY).exists()) or not (out / rf.PROGRESS).exists()
@@ -339,7 +346,7 @@ def _train(args: argparse.Namespace) -> int:
             )
         rf.RunLock(out).release()  # a run another trainer is writing is reported as in use, not judged from outside
         rf.read_metrics(out)  # a damaged record is named before anything is said or done
-        config = _resume_settings(args, saved, out)
+        config = _resume_settings(args, given, saved, out)
         if config != saved:
             validate(config)
         if (done := rs.finished(out, config)) is not None:

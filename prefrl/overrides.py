@@ -32,7 +32,7 @@ def convert(annotation: str, value: str) -> Any:
         return _boolean(value)
     for container, build in (("list[", list), ("tuple[", tuple)):
         if kind.startswith(container):
-            item = SCALARS[kind[len(container) :].split(",")[0].rstrip("]").strip()]
+            item = SCALARS[_item_kind(kind, container)]
             return build(item(v) for v in value.split(","))
     return SCALARS[kind](value)
 
@@ -51,6 +51,11 @@ def override_type(cls: type) -> Callable[[str], tuple[str, Any]]:
             raise argparse.ArgumentTypeError(f"{text}: {key} must be {annotations[key]}") from None
 
     return parse
+
+
+def _item_kind(kind: str, container: str) -> str:
+    """'int' for 'list[int]', 'float' for 'tuple[float, float]'."""
+    return kind[len(container) :].split(",")[0].rstrip("]").strip()
 
 
 def matches(annotation: str, value: Any) -> bool:
@@ -72,8 +77,7 @@ def matches(annotation: str, value: Any) -> bool:
             return True
         for container in ("list[", "tuple["):
             if kind.startswith(container) and isinstance(value, (list, tuple)):
-                item = kind[len(container) :].split(",")[0].rstrip("]").strip()
-                if all(matches(item, v) for v in value):
+                if all(matches(_item_kind(kind, container), v) for v in value):
                     return True
     return False
 

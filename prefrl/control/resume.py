@@ -10,7 +10,6 @@ from typing import Any
 from prefrl.control import run_folder as rf
 from prefrl.control.trainer import TrainConfig
 from prefrl.errors import PrefrlError
-from prefrl.overrides import refuse_other_settings, setting  # noqa: F401  (callers use resume.*)
 
 MAY_CHANGE = ("timesteps", "labels")
 """Settings a resumed run takes from the command line: --timesteps extends it, --labels raises its budget."""

@@ -189,25 +189,8 @@ NOT_STARTED = {"config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqli
 """What a text run folder holds when its start failed before any model was built (a bad --model, say)."""
 
 
-def check_text_settings(config: TextTrainConfig) -> None:
-    """Refuse numbers a text run cannot use, in one line, before any model is built."""
-    rules = [
-        ("--cycles", config.cycles, config.cycles >= 1, "at least 1"),
-        ("--prompts", config.prompts_per_cycle, config.prompts_per_cycle >= 1, "at least 1 prompt ranked per cycle"),
-        ("--k", config.k, config.k >= 2, "at least 2: a ranking needs two completions"),
-        ("--ppo-iterations", config.ppo_iterations, config.ppo_iterations >= 1, "at least 1"),
-        ("--max-new-tokens", config.ppo.max_new_tokens, config.ppo.max_new_tokens >= 1, "at least 1"),
-        ("--threads", config.threads, config.threads is None or config.threads >= 1, "at least 1"),
-        ("--seed", config.seed, 0 <= config.seed < 2**32, "between 0 and 2**32 - 1"),
-        ("--pretrain-minutes", config.pretrain.minutes, config.pretrain.minutes > 0, "a positive number of minutes"),
-    ]
-    for flag, value, ok, rule in rules:
-        if not ok:
-            raise PrefrlError(f"{flag} must be {rule}, not {value}")
-
-
 def _train(args: argparse.Namespace) -> int:
-    from prefrl.cli import given_options
+    from prefrl.cli import given_options, option_flags
     from prefrl.core.records import read_json
     from prefrl.overrides import refuse_other_settings
     from prefrl.text.config import TextTrainConfig
@@ -215,13 +198,12 @@ def _train(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     asked = _config_from_args(args)
-    check_text_settings(asked)
     saved = args.out / "config.json"
     started = saved.exists() and any(p.name not in NOT_STARTED for p in args.out.iterdir())
     if started:  # resume: keep the run's settings; only the number of cycles (and threads) may change
         config = TextTrainConfig.from_dict(read_json(saved))
         given = given_options(args.parser, args.tokens[args.tokens.index(args.text_command) + 1 :])
-        flags = {TEXT_FIELD_OF.get(d, d): "--" + d.replace("_", "-") for d in sorted(given - TEXT_MAY_CHANGE)}
+        flags = option_flags(given - TEXT_MAY_CHANGE, TEXT_FIELD_OF, args)
         refuse_other_settings(args.out, config, asked, flags, may_change="--cycles and --threads")
         config = replace(
             config,

@@ -61,6 +61,24 @@ MODEL_FOLDERS = ("base", "sft", "policy", "reward_model")
 """The run folder's model folders, each replaced atomically as a whole."""
 
 
+def check_text_settings(config: TextTrainConfig) -> None:
+    """Refuse numbers a text run cannot use, in one line (named by their `prefrl text train` flags), before any
+    model is built."""
+    rules = [
+        ("--cycles", config.cycles, config.cycles >= 1, "at least 1"),
+        ("--prompts", config.prompts_per_cycle, config.prompts_per_cycle >= 1, "at least 1 prompt ranked per cycle"),
+        ("--k", config.k, config.k >= 2, "at least 2: a ranking needs two completions"),
+        ("--ppo-iterations", config.ppo_iterations, config.ppo_iterations >= 1, "at least 1"),
+        ("--max-new-tokens", config.ppo.max_new_tokens, config.ppo.max_new_tokens >= 1, "at least 1"),
+        ("--threads", config.threads, config.threads is None or config.threads >= 1, "at least 1"),
+        ("--seed", config.seed, 0 <= config.seed < 2**32, "between 0 and 2**32 - 1"),
+        ("--pretrain-minutes", config.pretrain.minutes, config.pretrain.minutes > 0, "a positive number of minutes"),
+    ]
+    for flag, value, ok, rule in rules:
+        if not ok:
+            raise PrefrlError(f"{flag} must be {rule}, not {value}")
+
+
 class TextTrainer:
     """Runs (or resumes) the cycles of one run folder."""
 
@@ -68,8 +86,7 @@ class TextTrainer:
         lm.resolve_device(config.device)  # a one-line error before any work when CUDA is asked for and absent
         if config.teacher not in (*PRESETS, HUMAN):
             raise PrefrlError(f"unknown teacher {config.teacher!r}: choose one of {', '.join(PRESETS)}, {HUMAN}")
-        if config.k < 2:
-            raise PrefrlError("--k must be at least 2: a ranking needs two completions")
+        check_text_settings(config)
         self.config = config
         self.progress = progress
         self.out = Path(config.out)
