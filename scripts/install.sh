@@ -7,5 +7,5 @@ PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip_install() { .venv/bin/python -m pip install -q --disable-pip-version-check "$@"; }
 pip_install torch==2.13.0
-pip_install -e ".[dev]"
+pip_install -e ".[dev,ray]"  # Ray: the bench's --backend ray is tested
 .venv/bin/python -c "import torch, mujoco, gymnasium, stable_baselines3, prefrl; print('prefrl', prefrl.__version__, '| torch', torch.__version__, '| mujoco', mujoco.__version__)"

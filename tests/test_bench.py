@@ -143,11 +143,10 @@ def test_the_ray_backend_runs_the_same_cells_on_a_local_ray_instance(tmp_path):
     import pytest
 
     pytest.importorskip("ray")
-    result = bench(tmp_path, "--backend", "ray")
+    result = bench(tmp_path, "--backend", "ray", "--teachers", "perfect")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "3 cells: 0 finished, 3 to run on Ray" in result.stdout
-    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], teachers=["perfect", "mistake"],
-                         work=tmp_path / "work")  # fmt: skip
+    assert "2 cells: 0 finished, 2 to run on Ray" in result.stdout
+    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], work=tmp_path / "work")
     assert all(progress_of(c.folder(config.work)) >= 512 for c in config.cells())
     assert "| HalfCheetah-v5 | 20 | perfect | disagreement | 1 |" in (tmp_path / "results" / "summary.md").read_text()
 
