@@ -14,6 +14,7 @@ if [ "${1:-}" = "--check" ] || ! command -v apt-get >/dev/null; then
 fi
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
-  || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+# the package lists first: on a fresh machine they are empty, and installing before updating fails noisily
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 echo "installed: ${missing[*]}"
