@@ -124,3 +124,44 @@ def test_no_display_gives_a_one_line_error_naming_the_fixes(run, monkeypatch, ca
     err = capsys.readouterr().err.strip()
     assert err.startswith("prefrl: error: cannot open a window") and "\n" not in err
     assert "SDL_VIDEODRIVER" in err and "Xvfb" in err
+
+
+def test_an_answer_is_confirmed_on_screen_and_undo_names_the_answer_it_took_back(run, monkeypatch):
+    from prefrl.ui import window as window_module
+
+    folder, queries = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        pair = wait_for_pair(window)
+        press(window, pygame.K_d)
+        assert window.note() == f"query {pair.query_id}: B is better (recorded)"
+        assert window.flash[0] is Choice.RIGHT  # the chosen side's frame lights up
+        wait_for_pair(window)
+        monkeypatch.setattr(window_module, "MESSAGE_S", 0.2)
+        press(window, pygame.K_u)
+        assert window.note() == f"undid query {pair.query_id}: B is better; answer it again"
+        time.sleep(0.3)
+        assert "undid" not in window.note()  # messages expire
+    finally:
+        window.close()
+
+
+def test_when_the_trainer_has_finished_and_nothing_is_left_the_window_says_so(tmp_path):
+    folder = tmp_path / "run"
+    queries = make_label_run(folder, 1)
+    store = LabelStore(folder / "labels.sqlite", create=False)
+    store.set_state("trainer", "running")
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        assert wait_for_pair(window).query_id == queries[0]
+        press(window, pygame.K_a)
+        window._stats_at = 0.0
+        window.step()
+        assert not window.finished()  # the trainer may still ask
+        assert window.waiting_for() == "nothing asked for yet (trainer: running)"
+        store.set_state("trainer", "finished")
+        window._stats_at = 0.0
+        window.step()
+        assert window.finished() and window.waiting_for() == "nothing left to label"
+    finally:
+        window.close()

@@ -11,6 +11,7 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 from prefrl.core.comparisons import Choice, Comparison
 from prefrl.errors import PrefrlError
@@ -49,6 +50,15 @@ CREATE TABLE IF NOT EXISTS labels (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+
+class Undone(NamedTuple):
+    """A withdrawn label: its query, the query's two items, and the answer that was taken back."""
+
+    query_id: int
+    item_a: int
+    item_b: int
+    choice: Choice
 
 
 class StoreError(PrefrlError):
@@ -265,7 +275,7 @@ class LabelStore:
         """Queries that have been on someone's screen at least once."""
         return int(self._db.execute("SELECT COUNT(*) FROM queries WHERE shown_at IS NOT NULL").fetchone()[0])
 
-    def undo_last(self, annotator: str, lease_s: float = 60.0) -> tuple[int, int, int] | None:
+    def undo_last(self, annotator: str, lease_s: float = 60.0) -> Undone | None:
         """Withdraw this annotator's latest label; its query goes back to pending, held by the same annotator.
 
         The label row is kept with `undone_at` set, so nothing a person did is ever erased.
@@ -273,19 +283,19 @@ class LabelStore:
         now = time.time()
         with self._transaction():
             row = self._db.execute(
-                "SELECT id, query_id, item_a, item_b FROM labels WHERE annotator = ? AND undone_at IS NULL"
+                "SELECT id, query_id, item_a, item_b, choice FROM labels WHERE annotator = ? AND undone_at IS NULL"
                 " ORDER BY id DESC LIMIT 1",
                 (annotator,),
             ).fetchone()
             if row is None:
                 return None
-            label_id, qid, a, b = row
+            label_id, qid, a, b, choice = row
             self._db.execute("UPDATE labels SET undone_at = ? WHERE id = ?", (now, label_id))
             self._db.execute(
                 "UPDATE queries SET status = 'pending', claimed_by = ?, lease_until = ? WHERE id = ?",
                 (annotator, now + lease_s, qid),
             )
-        return int(qid), int(a), int(b)
+        return Undone(int(qid), int(a), int(b), Choice(choice))
 
     def labels(self, annotator: str | None = None) -> list[dict[str, object]]:
         """Every label row, undone ones included, oldest first (for audits and tests)."""

@@ -11,7 +11,7 @@ from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"
 HELP = (
-    "Left/A: left is better   Right/D: right is better   Up/W: equally good   Down/S: can't tell",
+    "Left/A: A is better   Right/D: B is better   Up/W: equally good   Down/S: can't tell",
     "U: undo   Space: pause   -/+: speed   R: restart   Q: quit   (or click the better clip)",
 )
 

@@ -84,7 +84,7 @@ class QuerySource(Generic[P]):
             self._held.add(query_id)
 
     def reload(self, query: tuple[int, int, int]) -> None:
-        """Prepare an undone query again, ahead of everything else."""
+        """Prepare an undone query (id, item a, item b) again, ahead of everything else."""
         with self._lock:
             self._wanted.append(query)
 

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 DEFAULT_INSTRUCTION = "Which completion is better?"
 HELP = (
-    "Left/A: left is better   Right/D: right is better   Up/W: equally good   Down/S: can't tell",
+    "Left/A: A is better   Right/D: B is better   Up/W: equally good   Down/S: can't tell",
     "U: undo   Q: quit   (or click the better completion)",
 )
 FACES = "dejavusans,liberationsans,notosans,arial,helvetica"  # pygame's own font where none is installed

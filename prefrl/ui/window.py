@@ -27,6 +27,14 @@ from prefrl.ui.source import QuerySource, SourceConfig
 from prefrl.ui.text_view import TextView
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
+SIDES = ("A", "B")
+ANSWERS = {Choice.LEFT: "A is better", Choice.RIGHT: "B is better", Choice.EQUAL: "equally good",
+           Choice.INCOMPARABLE: "can't tell"}  # fmt: skip
+MESSAGE_S = 4.0
+"""How long a message (an answer recorded, an undo) stays on screen."""
+FLASH_S = 0.35
+"""How long the chosen side's frame lights up after an answer."""
+FINISHED = ("finished", "stopped")
 CONFIG, STORE = "config.json", "labels.sqlite"  # what every run folder holds, control or text (no torch to import)
 
 
@@ -124,7 +132,7 @@ class LabelWindow:
             pygame.Rect(self.margin, self.top, w, h),
             pygame.Rect(2 * self.margin + w, self.top, w, h),
         )
-        width, height = 3 * self.margin + 2 * w, self.top + h + 120
+        width, height = 3 * self.margin + 2 * w, self.top + h + 150
         try:
             self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
         except PrefrlError:  # hand back what the source has claimed already, so other windows get it at once
@@ -145,6 +153,8 @@ class LabelWindow:
         self._stats_at = 0.0
         self._last_tick = time.time()
         self.message = ""
+        self.message_until = 0.0
+        self.flash: tuple[Choice, float] | None = None  # the last answer and when its flash ends
         self.history: deque[Any] = deque(maxlen=20)  # labelled pairs, so undo shows its pair again at once
         self._awaiting: int | None = None  # an undone query not in history, being reloaded
 
@@ -169,6 +179,8 @@ class LabelWindow:
         self.given += 1
         self._stats_at = 0.0
         self.history.append(pair)
+        self.flash = (choice, time.time() + FLASH_S)
+        self.say(f"query {pair.query_id}: {ANSWERS[choice]} (recorded)")
         if self.on_label is not None:
             self.on_label(pair.query_id, choice)
         self._show(self.source.next())
@@ -176,7 +188,7 @@ class LabelWindow:
     def undo(self) -> None:
         query = self.store.undo_last(self.annotator, lease_s=self.source.config.lease_s)
         if query is None:
-            self.message = "nothing to undo"
+            self.say("nothing to undo")
             return
         self.given = max(0, self.given - 1)
         self._stats_at = 0.0
@@ -189,9 +201,40 @@ class LabelWindow:
             self._show(earlier[-1])
         else:
             self._show(None)
-            self.source.reload(query)
+            self.source.reload(tuple(query[:3]))
             self._awaiting = query[0]
-        self.message = f"undid the label of query {query[0]}"
+        self.say(f"undid query {query.query_id}: {ANSWERS[query.choice]}; answer it again")
+
+    def say(self, message: str) -> None:
+        """Show a message under the clips for `MESSAGE_S` seconds."""
+        self.message, self.message_until = message, time.time() + MESSAGE_S
+
+    def note(self) -> str:
+        """The line under the clips: a loader failure, else a message that has not expired, else the source's."""
+        if self.source.error:
+            return f"{self.view.noun} loader stopped: {self.source.error}"
+        if self.message and time.time() < self.message_until:
+            return self.message
+        return self.source.messages[-1] if self.source.messages else ""
+
+    def finished(self) -> bool:
+        """Nothing is left for this window: the trainer has ended and no query waits for anyone here."""
+        st = self._stats
+        return (
+            self.current is None and self._awaiting is None and st["trainer"] in FINISHED
+            and st["available"] == 0 and self.source.queued() == 0
+        )  # fmt: skip
+
+    def waiting_for(self) -> str:
+        """Why no pair is on screen, in the trainer's words where it has said what it is doing."""
+        st = self._stats
+        if self.finished():
+            return "nothing left to label"
+        if st["available"] or self.source.queued():
+            return f"{self.view.noun}s being prepared"
+        if st["trainer"] == "no trainer":
+            return "no trainer has asked for labels yet"
+        return f"nothing asked for yet (trainer: {st['trainer']})"
 
     # -- events ------------------------------------------------------------------------------------------------
     def handle(self, event) -> None:  # type: ignore[no-untyped-def]
@@ -300,18 +343,27 @@ class LabelWindow:
         pair, view = self.current, self.view
         if view.header_height:
             view.draw_header(screen, self.header)
+        flashing = self.flash is not None and time.time() < self.flash[1]
+        lit = {Choice.LEFT: (0,), Choice.RIGHT: (1,), Choice.EQUAL: (0, 1)}.get(self.flash[0], ()) if flashing else ()
+        done = self.finished()
         for side, rect in enumerate(self.rects):
-            pg.draw.rect(screen, (60, 60, 66), rect.inflate(4, 4), 2)
-            if pair is None or not view.draw_side(screen, side, rect, self.loop_time):
-                text = self.small.render(f"waiting for {view.noun}s...", True, (160, 160, 160))
+            frame, width = ((120, 220, 120), 4) if side in lit else ((60, 60, 66), 2)
+            pg.draw.rect(screen, frame, rect.inflate(2 * width, 2 * width), width)
+            name = self.font.render(SIDES[side], True, (200, 200, 210))
+            screen.blit(name, name.get_rect(midtop=(rect.centerx, rect.bottom + 8)))
+            if pair is not None and not view.draw_side(screen, side, rect, self.loop_time):
+                text = self.small.render(f"loading the {view.noun}...", True, (160, 160, 160))
                 screen.blit(text, text.get_rect(center=rect.center))
-        y = self.rects[0].bottom + 14
+        if done:
+            self._draw_end_screen()
+        elif pair is None:
+            text = self.small.render(f"waiting: {self.waiting_for()}", True, (170, 170, 170))
+            screen.blit(text, text.get_rect(center=self.rects[0].union(self.rects[1]).center))
+        y = self.rects[0].bottom + 40
         state = [f"speed {SPEEDS[self.speed_index]:g}x" + ("  (paused)" if self.paused else "")] if view.plays else []
         if pair is not None:
             state.append(f"query {pair.query_id}")
-        note = self.message or (self.source.messages[-1] if self.source.messages else "")
-        if self.source.error:
-            note = f"{view.noun} loader stopped: {self.source.error}"
+        note = self.note()
         for line, colour in (
             (self.status_line(), (220, 220, 120)),
             ("  |  ".join(state + ([note] if note else [])), (180, 180, 180)),
@@ -322,6 +374,22 @@ class LabelWindow:
             screen.blit(surf, (self.margin, y))
             y += 24
         pg.display.flip()
+
+    def _draw_end_screen(self) -> None:
+        pg, screen = self.pg, self.screen
+        box = self.rects[0].union(self.rects[1]).inflate(-8, -8)
+        pg.draw.rect(screen, (34, 34, 40), box)
+        lines = [
+            ("Nothing left to label", self.font, (240, 240, 240)),
+            (f"the trainer has {self._stats['trainer']}; labels given in this window: {self.given}, all saved",
+             self.small, (200, 200, 200)),
+            ("press Esc or Q to close", self.small, (160, 160, 170)),
+        ]  # fmt: skip
+        y = box.centery - 40
+        for text, font, colour in lines:
+            surf = font.render(text, True, colour)
+            screen.blit(surf, surf.get_rect(midtop=(box.centerx, y)))
+            y += surf.get_height() + 12
 
     def screenshot(self, path: str | Path) -> None:
         self.pg.image.save(self.screen, str(path))
