@@ -374,7 +374,9 @@ def _train(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         return 130
-    what = f"{config.labels} {config.teacher} labels" if config.reward == "learned" else "the true reward"
+    used = int(row["labels"])  # what the final reward model was fitted on: a person may have given fewer
+    what = f"{used} {config.teacher} labels" + (f" (of {config.labels} asked for)" if used < config.labels else "")
+    what = what if config.reward == "learned" else "the true reward"
     acc = row["reward_model_accuracy"]
     print(
         f"{config.env}, {what}, seed {config.seed}: true return {row['true_return_mean']:.1f} "

@@ -62,6 +62,8 @@ def test_a_human_run_waits_for_up_front_labels_stops_cleanly_and_resumes(tmp_pat
     assert store.count_queries() == 12  # the rest was asked while PPO trained, without waiting for answers
     assert (run / rf.POLICY).exists() and (run / rf.REWARD).exists()
     assert all(r["annotator"] == "ann" for r in store.labels())
+    used = int(rf.read_metrics(run)[-1]["labels"])  # the labels the final model was fitted on, not the budget
+    assert f"{used} human labels" in out and ("(of 12 asked for)" in out) == (used < 12)
 
 
 def test_a_new_run_folder_holds_its_config_before_its_label_store(tmp_path):
