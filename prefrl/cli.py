@@ -69,7 +69,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         default="perfect",
         help="synthetic teacher preset: perfect, noisy (Boltzmann beta=1 on per-step means), mistake (10%% flipped), "
         "skip (skips clips below 10%% of the mean return), equal (ties within 10%%), myopic (gamma 0.9); or human: "
-        "a person labels in `prefrl label RUN` windows while the run trains (default: %(default)s)",
+        "a person labels in `prefrl label RUN` windows while the run trains; or module:name, a teacher of your own "
+        "(an object with label(a, b) and observe(returns), its class, or a function label(a, b) of two clips "
+        "with .obs, .actions and .true_rewards, returning left, right, equal or incomparable) (default: %(default)s)",
     )
     p.add_argument("--teacher-gamma", type=float, help="myopic teacher's discount over a clip's steps")
     p.add_argument("--eps-skip", type=float, help="teacher skips when both returns < eps_skip x mean clip return")
@@ -266,15 +268,15 @@ def prepare_run_folder(out: Path) -> None:
         raise PrefrlError(f"cannot write the run folder {out} ({exc.strerror or exc}); choose another --out") from None
 
 
-def check_named_again(saved_env: str, given_env: str | None, run: Path) -> None:
-    """A run folder alone never makes prefrl import code: user code its config names (module:EnvClass) is imported
-    only when the command line names it too."""
-    from prefrl.control.envs import is_class_spec
+def check_named_again(saved: str, given: str | None, run: Path, flag: str = "--env") -> None:
+    """A run folder alone never makes prefrl import code: user code its config names (module:name, an env or a
+    teacher) is imported only when the command line names it too."""
+    from prefrl.user_code import is_code_spec
 
-    if is_class_spec(saved_env) and given_env != saved_env:
+    if is_code_spec(saved) and given != saved:
         raise PrefrlError(
-            f"{run} was run on your own code ({saved_env}); prefrl imports it only when the command line names it "
-            f"again: add --env {saved_env}"
+            f"{run} was run on your own code ({saved}); prefrl imports it only when the command line names it "
+            f"again: add {flag} {saved}"
         )
 
 
@@ -328,7 +330,7 @@ def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConf
 def _train(args: argparse.Namespace) -> int:
     from prefrl.control import resume as rs
     from prefrl.control import run_folder as rf
-    from prefrl.control.trainer import Trainer, check_device, read_config, validate
+    from prefrl.control.trainer import CUSTOM, Trainer, check_device, read_config, validate
 
     if args.resume is not None:
         out = args.resume
@@ -337,6 +339,12 @@ def _train(args: argparse.Namespace) -> int:
         saved = read_config(out)
         given = given_options(args.parser, args.tokens)
         check_named_again(saved.env, args.env if "env" in given else None, out)
+        check_named_again(saved.teacher, args.teacher if "teacher" in given else None, out, "--teacher")
+        if saved.teacher == CUSTOM:
+            raise PrefrlError(
+                f"{out} was labelled by a teacher object from Python; resume it there: "
+                f"prefrl.train(config, {str(out)!r}, resume=True, teacher=...)"
+            )
         waiting_for_person = saved.teacher == "human" and (out / rf.STORE).exists()
         if not waiting_for_person and (
             (not (out / rf.CHECKPOINT).exists() and not (out / rf.POLICY).exists()) or not (out / rf.PROGRESS).exists()

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import importlib
-import re
 from dataclasses import dataclass
 
 import gymnasium as gym
@@ -16,6 +14,7 @@ from stable_baselines3.common.monitor import Monitor
 
 from prefrl.control.wrappers import StateInInfo
 from prefrl.errors import PrefrlError
+from prefrl.user_code import is_code_spec, load
 
 DEFAULT_FPS = 30.0
 """Frames per second assumed for an env that states neither a timestep (`dt`) nor `metadata["render_fps"]`."""
@@ -27,21 +26,8 @@ _EXTRAS = {
 }
 
 
-def is_class_spec(env: str) -> bool:
-    """'package.module:EnvClass' names a class or factory to call; 'Hopper-v5' and 'prefrl/Hopper-v0' are ids."""
-    module, sep, attr = env.partition(":")
-    return bool(sep) and bool(re.fullmatch(r"[A-Za-z_][\w.]*", module)) and attr.isidentifier()
-
-
 def _from_spec(env: str) -> gym.Env:
-    module, _, attr = env.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), attr)
-    except ImportError as exc:
-        raise PrefrlError(f"cannot import {module!r} for --env {env} ({exc}); is it on PYTHONPATH?") from None
-    except AttributeError:
-        raise PrefrlError(f"module {module!r} has no {attr!r}; --env takes module:EnvClass") from None
-    made = factory()
+    made = load(env, "--env")()
     if not isinstance(made, gym.Env):
         raise PrefrlError(f"--env {env} made a {type(made).__name__}, not a gymnasium.Env")
     return made
@@ -49,7 +35,7 @@ def _from_spec(env: str) -> gym.Env:
 
 def check_env_id(env_id: str) -> None:
     """Fail with close matches when a registered id is unknown (module:EnvClass specs are checked when made)."""
-    if is_class_spec(env_id):
+    if is_code_spec(env_id):
         return
     registry = gym.envs.registry
     if env_id in registry:
@@ -65,7 +51,7 @@ def check_env_id(env_id: str) -> None:
 
 def make_base_env(env: str, render_mode: str | None = None) -> gym.Env:
     """The env itself: gym.make for an id, a call for module:EnvClass. Missing extras become a one-line error."""
-    if is_class_spec(env):
+    if is_code_spec(env):
         return _from_spec(env)
     try:
         return gym.make(env, render_mode=render_mode) if render_mode else gym.make(env)

@@ -36,12 +36,15 @@ from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
 from prefrl.core.selection import STRATEGIES, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
-from prefrl.core.teachers import make_teacher
+from prefrl.core.teachers import Teacher, as_teacher, make_teacher
 from prefrl.errors import PrefrlError
 from prefrl.overrides import check_types
 from prefrl.plots import plot_learning_curve
+from prefrl.user_code import is_code_spec, load
 
 HUMAN = "human"
+CUSTOM = "custom"
+"""The recorded teacher of a run labelled by a teacher object handed to `Trainer` or `train` from Python."""
 REWARD_LEVELS = {"auto": None, "keep": True, "zero": False}
 """TrainConfig.reward_level -> RewardEnsemble.predict's keep_level."""
 
@@ -55,7 +58,9 @@ class TrainConfig:
     reward: str = "learned"
     """'learned': PPO optimises the reward ensemble; 'true': the env's reward (the baseline)."""
     teacher: str = "perfect"
-    """Synthetic teacher preset, or 'human': queries wait in the store for `prefrl label` windows."""
+    """Synthetic teacher preset; 'human' (queries wait in the store for `prefrl label` windows); `module:name`, a
+    teacher of your own (an object with label(a, b), its class, or a function labelling a pair); or 'custom', the
+    teacher object handed to `Trainer`/`train`."""
     beta: float | None = None
     """Teacher's Boltzmann rationality (None: the preset's, inf = deterministic)."""
     epsilon: float | None = None
@@ -83,8 +88,8 @@ class TrainConfig:
     """Share of the budget labelled from the random policy before PPO starts."""
     label_halving: float | None = None
     """Steps T after which the label rate, proportional to h / (T + h), has halved (None: a sixteenth of
-    `timesteps`, resolved into config.json). The paper's h = 2e6 barely lowers the rate over a 500k-step run; on
-    Hopper-v5 that left early reward models, fitted on few labels, to steer PPO into traps (benchmarks/README.md)."""
+    `timesteps`, resolved into config.json). The paper's h = 2e6 barely lowers the rate over a run much shorter than
+    2M steps (docs/notes/label-schedule.md)."""
     clip_seconds: float = 1.5
     """Length of a clip in simulated seconds, the paper's 1-2 s that a person can judge; converted to steps with the
     env's timestep and capped at its episode length (a whole Reacher episode is 1 s)."""
@@ -97,7 +102,7 @@ class TrainConfig:
     new model rewards the very next rollout, as a refit in the training process would, and the worker overlaps
     PPO's update of the rollout just collected and the next rollout itself (whose reward is predicted when it
     ends). A lag of k overlaps k rollouts more, in the spirit of the paper's asynchronous trainer, but on Hopper-v5
-    a lag of 2 left all five seeds tried far behind (benchmarks/README.md).
+    a lag of 2 cost return (docs/notes/wall-clock.md).
     The new model is put in use at a point fixed by the step count (the next ask, if sooner), so a run's course
     depends on this lag and never on how fast the worker was."""
     buffer_size: int = 2000
@@ -205,8 +210,17 @@ def check_device(device: str) -> None:
         raise PrefrlError(f"unknown device {device!r}; use cpu or cuda")
 
 
-def validate(config: TrainConfig) -> None:
-    """Reject bad settings with one-line, fixable messages before anything is written."""
+def load_teacher(spec: str) -> Teacher:
+    """The teacher `--teacher module:name` names, or a one-line error."""
+    try:
+        return as_teacher(load(spec, "--teacher"))
+    except TypeError as exc:
+        raise PrefrlError(f"--teacher {spec}: {exc}") from None
+
+
+def validate(config: TrainConfig, teacher: object | None = None) -> None:
+    """Reject bad settings with one-line, fixable messages before anything is written. `teacher`: the teacher object
+    the run will be handed, if any."""
     check_env_id(config.env)
     facts = env_facts(config.env)  # makes the env once: a missing extra or unusable spaces fail here
     check_device(config.device)
@@ -231,9 +245,21 @@ def validate(config: TrainConfig) -> None:
     if config.reward == "learned":
         if config.labels <= 0:
             raise PrefrlError("--labels must be positive")
-        if config.teacher not in TEACHERS and config.teacher != HUMAN:
-            raise PrefrlError(f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}")
-        if config.teacher != HUMAN:
+        if teacher is not None:
+            try:
+                as_teacher(teacher)
+            except TypeError as exc:
+                raise PrefrlError(str(exc)) from None
+        elif config.teacher == CUSTOM:
+            raise PrefrlError(f"teacher={CUSTOM!r} is a teacher object: hand it over as Trainer(..., teacher=...)")
+        elif is_code_spec(config.teacher):
+            load_teacher(config.teacher)
+        elif config.teacher not in TEACHERS and config.teacher != HUMAN:
+            raise PrefrlError(
+                f"unknown --teacher {config.teacher!r}; choose one of {', '.join([*TEACHERS, HUMAN])}, "
+                "or name your own as module:name"
+            )
+        if config.teacher in TEACHERS:
             try:
                 make_teacher(config.teacher, beta=config.beta, epsilon=config.epsilon, gamma=config.teacher_gamma,
                              eps_skip=config.eps_skip, eps_equal=config.eps_equal)  # fmt: skip
@@ -299,11 +325,16 @@ def random_segments_needed(initial_labels: int) -> int:
     return max(2 * initial_labels + 10, 20)
 
 
-def train(config: TrainConfig, out: str | Path, resume: bool = False) -> dict[str, float]:
+def train(
+    config: TrainConfig, out: str | Path, resume: bool = False, teacher: object | None = None
+) -> dict[str, float]:
     """What `prefrl train` runs: validate the settings, then train (or, with resume, continue) the run in `out`.
-    Returns the last evaluation's metrics row."""
-    validate(config)
-    return Trainer(config, Path(out), resume=resume).run()
+    `teacher`: a teacher of your own (see `prefrl.core.teachers.as_teacher`), recorded as 'custom'. Returns the last
+    evaluation's metrics row."""
+    if teacher is not None:
+        config = replace(config, teacher=CUSTOM)
+    validate(config, teacher)
+    return Trainer(config, Path(out), resume=resume, teacher=teacher).run()
 
 
 BARREN_EPISODES = 20
@@ -350,7 +381,11 @@ def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
 class Trainer:
     """Runs (or resumes) one training run in one folder."""
 
-    def __init__(self, config: TrainConfig, out: Path, resume: bool = False) -> None:
+    def __init__(self, config: TrainConfig, out: Path, resume: bool = False, teacher: object | None = None) -> None:
+        if teacher is not None:
+            config = replace(config, teacher=CUSTOM)
+        elif config.teacher == CUSTOM and config.reward == "learned":
+            raise PrefrlError(f"teacher={CUSTOM!r} is a teacher object: hand it over as Trainer(..., teacher=...)")
         self.config = c = config.resolved()  # recorded resolved, so a later change of a default leaves this run be
         self.out = Path(out)
         self.resume = resume
@@ -389,9 +424,10 @@ class Trainer:
         self.rollouts = 0  # PPO rollouts finished in this process: refits in flight are installed by this count
         if self.learned:
             self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
-            self.teacher = (
-                None
-                if self.human
+            self.teacher: Teacher | None = (
+                None if self.human
+                else as_teacher(teacher) if teacher is not None
+                else load_teacher(c.teacher) if is_code_spec(c.teacher)
                 else make_teacher(
                     c.teacher, seed=c.seed, beta=c.beta, epsilon=c.epsilon, gamma=c.teacher_gamma,
                     eps_skip=c.eps_skip, eps_equal=c.eps_equal,
@@ -517,9 +553,7 @@ class Trainer:
         assert self.teacher is not None
         self.teacher.observe(np.array([s.true_return for s in candidates]))
         label = self.teacher.label
-        answers = [
-            (q, label(candidates[a].true_rewards, candidates[b].true_rewards)) for q, (a, b) in zip(query_ids, rows)
-        ]
+        answers = [(q, label(candidates[a], candidates[b])) for q, (a, b) in zip(query_ids, rows)]
         self.store.answer_many(answers, annotator=f"oracle:{self.teacher.name}")
         self._refit(lag)
 

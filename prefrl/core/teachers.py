@@ -1,14 +1,16 @@
 """Teachers answer queries. Synthetic oracles read each item's hidden true reward; a person answers via the store.
 
-A teacher sees, for each item, its array of true per-step rewards (a text item has an array of one score), so the
-same oracles serve control and text. The simulated-human noise models of B-Pref (Lee et al., 2021) compose in a
-fixed order: skip, equal, myopic, Boltzmann, mistake.
+A teacher is handed the two items themselves: a control clip (a `Segment`, with its `obs`, `actions` and
+`true_rewards` per step) or a text item's array of one score. The synthetic oracles read only the true rewards, so
+they serve control and text alike; a teacher of your own may judge whatever it sees. The simulated-human noise models
+of B-Pref (Lee et al., 2021) compose in a fixed order: skip, equal, myopic, Boltzmann, mistake.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -19,12 +21,51 @@ class Teacher(Protocol):
     """Anything that turns pairs of items into choices; None means the query was skipped."""
 
     name: str
+    """Recorded with every label it gives, as the annotator `oracle:<name>`."""
 
     def observe(self, item_returns: np.ndarray) -> None:
         """Recent items' true returns, before each batch of labels: a teacher whose answers depend on the scale of
         the task (skip and equal thresholds) reads it here; others ignore it."""
 
-    def label(self, rewards_a: np.ndarray, rewards_b: np.ndarray) -> Choice | None: ...
+    def label(self, a: Any, b: Any) -> Choice | None:
+        """Which of two items is better: LEFT (a), RIGHT (b), EQUAL, INCOMPARABLE, or None to skip the query."""
+        ...
+
+
+def true_rewards(item: Any) -> np.ndarray:
+    """An item's true per-step rewards: a clip's `true_rewards`, or the item itself where it is the array."""
+    return np.asarray(getattr(item, "true_rewards", item))
+
+
+@dataclass
+class FunctionTeacher:
+    """A teacher made of a function `label(a, b) -> Choice | None`; it ignores `observe`."""
+
+    fn: Callable[[Any, Any], Choice | str | None]
+    name: str
+
+    def observe(self, item_returns: np.ndarray) -> None:
+        pass
+
+    def label(self, a: Any, b: Any) -> Choice | None:
+        answer = self.fn(a, b)
+        return None if answer is None else Choice(answer)
+
+
+def as_teacher(obj: Any) -> Teacher:
+    """A teacher from what a user hands over: a Teacher (anything with `label`), a Teacher class (called with no
+    arguments), or a function that labels a pair."""
+    if isinstance(obj, type):
+        obj = obj()
+    if hasattr(obj, "label"):
+        if not hasattr(obj, "observe"):
+            raise TypeError(f"{type(obj).__name__} has label() but no observe(); add one (it may do nothing)")
+        if not hasattr(obj, "name"):
+            obj.name = type(obj).__name__
+        return obj  # type: ignore[no-any-return]
+    if callable(obj):
+        return FunctionTeacher(obj, getattr(obj, "__name__", "custom"))
+    raise TypeError(f"{obj!r} ({type(obj).__name__}) is not a teacher: pass an object with label(a, b), or a function")
 
 
 @dataclass
@@ -76,7 +117,8 @@ class SyntheticOracle:
             r = r * self.gamma ** np.arange(len(r) - 1, -1, -1)
         return float(r.sum() / max(len(r), 1) if self.scale == "mean" else r.sum())
 
-    def label(self, rewards_a: np.ndarray, rewards_b: np.ndarray) -> Choice | None:
+    def label(self, a: Any, b: Any) -> Choice | None:
+        rewards_a, rewards_b = true_rewards(a), true_rewards(b)
         ra, rb = float(np.sum(rewards_a)), float(np.sum(rewards_b))
         margin = self.margin
         if self.eps_skip > 0 and margin is not None and max(ra, rb) < self.eps_skip * margin:

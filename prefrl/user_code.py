@@ -1,0 +1,30 @@
+"""Code of the user's own, named on the command line as `package.module:name` (an env class, a teacher).
+
+A run folder records such a name, but a run folder alone never makes prefrl import it: the command line must name
+it again (`prefrl.cli.check_named_again`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any
+
+from prefrl.errors import PrefrlError
+
+
+def is_code_spec(spec: str) -> bool:
+    """'package.module:name' names code to import; 'Hopper-v5', 'prefrl/Hopper-v0' and 'perfect' do not."""
+    module, sep, attr = spec.partition(":")
+    return bool(sep) and bool(re.fullmatch(r"[A-Za-z_][\w.]*", module)) and attr.isidentifier()
+
+
+def load(spec: str, flag: str) -> Any:
+    """The object `spec` names, or a one-line error naming the flag it came from."""
+    module, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        raise PrefrlError(f"cannot import {module!r} for {flag} {spec} ({exc}); is it on PYTHONPATH?") from None
+    except AttributeError:
+        raise PrefrlError(f"module {module!r} has no {attr!r}; {flag} takes module:name") from None
