@@ -1,10 +1,8 @@
 """A teacher of the user's own, from Python or named on the command line, labels the run's queries from the clips
 themselves; a run folder alone never makes prefrl import it."""
 
-import importlib.util
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 
@@ -14,17 +12,10 @@ from prefrl.control.ppo_config import PPOConfig
 from prefrl.control.segments import Segment
 from prefrl.core.comparisons import Choice
 from tests.custom_teachers import PrefersStill
+from tests.test_examples import example
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY_PPO = PPOConfig(n_steps=256, batch_size=64, n_epochs=1)
 TINY = ["--timesteps", "512", "--labels", "12", "--ppo", "n_steps=256", "--ppo", "n_epochs=1", "--eval-episodes", "1"]
-
-
-def example(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def stored_labels(run):
