@@ -1,6 +1,6 @@
 #!/bin/bash
-# Issue 5's CUDA checks in one command for a lent GPU machine (Python 3.12 with torch, tokenizers, safetensors and
-# huggingface_hub already there, no package registry): the text module's sampling and PPO throughput for three model
+# The text module's CUDA checks in one command for a lent GPU machine (Python 3.12 with torch, tokenizers,
+# safetensors and huggingface_hub already there, no package registry): sampling and PPO throughput for three model
 # sizes in fp32 and TF32, then `prefrl text demo` end to end on the GPU. Everything lands in $OUT.
 #
 # Prepare here, once (the wheels travel with the working tree; .git/info/exclude keeps them out of git):

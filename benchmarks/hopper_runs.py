@@ -5,7 +5,8 @@ Hopper-v5's true return sits near 1,000 while the agent stands, hops in place or
 true-reward PPO as much as for preference PPO, so this plots each run's curve and lists its breakthrough step.
 
     python benchmarks/hopper_runs.py --out benchmarks/results/hopper-runs.png \\
-        benchmarks/results/results.csv benchmarks/results/session4/hopper-*.csv benchmarks/results/session5/*.csv
+        benchmarks/results/halfcheetah-hopper-paper-schedule/results.csv \\
+        benchmarks/results/refit-cap/paper-schedule/hopper-*.csv benchmarks/results/hopper-trap-remedies/*.csv
 
 A CSV with an `env` column (a sweep's results.csv) holds several runs, split by seed and arm; any other CSV is one
 run's metrics.csv, named by its file, and counts as true-reward PPO when its name contains "true".

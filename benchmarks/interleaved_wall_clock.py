@@ -1,13 +1,13 @@
 """The wall-clock ratio of a preference run to its true-reward run, measured so the machine's drift cancels.
 
-This machine's pace moves by 10-40% between runs of the same work (sessions 12-13), more than the 15% the ratio
-is allowed, so runs timed one after another measure the machine as much as the method. Here both runs of a pair
-are started together and take turns: one runs for a slice (--slice seconds) while every process of the other (its
-reward-model worker included) is stopped with SIGSTOP, then they swap, until both are done. Each run still has the
-machine to itself whenever it runs, and both see the same machine over the same stretch of time. A run's wall clock
-is the sum of its slices.
+This machine's pace moves by 10-40% between runs of the same work (docs/notes/wall-clock.md), more than the 15% the
+ratio is allowed, so runs timed one after another measure the machine as much as the method. Here both runs of a
+pair are started together and take turns: one runs for a slice (--slice seconds) while every process of the other
+(its reward-model worker included) is stopped with SIGSTOP, then they swap, until both are done. Each run still has
+the machine to itself whenever it runs, and both see the same machine over the same stretch of time. A run's wall
+clock is the sum of its slices.
 
-    python benchmarks/interleaved_wall_clock.py --env HalfCheetah-v5 --seeds 0 1 --work benchmarks/work/s14wc
+    python benchmarks/interleaved_wall_clock.py --env HalfCheetah-v5 --seeds 0 1 --work benchmarks/work/wall-clock
 
 Each pair's folders are WORK/true-sS and WORK/pref-sS (plain `prefrl train` run folders); the table goes to
 WORK/interleaved.md and WORK/interleaved.json. A folder that already finished is not rerun: its recorded times are

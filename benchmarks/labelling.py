@@ -1,4 +1,4 @@
-"""How fast clips render and how fast a person can label: the figures issue 3 asks for.
+"""How fast clips render and how fast a person can label (the figures in docs/notes/labelling.md).
 
 1. Seconds to render one 1.5 s clip pair at 256 px with a 2-process RenderPool (HalfCheetah-v5 30 steps, Hopper-v5
    60 steps), rendering and mp4 encoding included.

@@ -13,7 +13,7 @@
                                      to the oracle (true return), how many answers were "equal", the clips' return
                                      quantiles. Did the teacher ever see the behaviour it was meant to ask for?
 
-Examples (the figures in benchmarks/README.md):
+Examples (the figures in docs/notes/hopper.md):
   python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
   python benchmarks/reward_diagnostics.py fit-first benchmarks/work/Hopper-v5/pref-s0 175 /tmp/first175
   python benchmarks/reward_diagnostics.py frozen /tmp/first175 125000

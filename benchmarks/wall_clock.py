@@ -2,7 +2,7 @@
 and in preference runs the learned reward's refits and per-step work. Put a preference run beside its true-reward
 run, each run on the same otherwise idle machine, and the difference splits into parts.
 
-    python benchmarks/wall_clock.py benchmarks/work/s11/overlap-s0 benchmarks/work/s11/true-s0-again
+    python benchmarks/wall_clock.py benchmarks/work/pref-s0 benchmarks/work/true-s0
     python benchmarks/wall_clock.py RUN... --plot pace.png   # the pace of each stretch between evaluations
 
 The plot shows how steady the machine was: PPO's update does the same work per step all run long, so its pace
@@ -10,8 +10,8 @@ between evaluations moves only when the machine's speed does.
 
 Per-step figures divide by every environment step the run took, its random-policy steps before PPO included.
 'refit' is the training process's time on queries and refits, waits for the worker process included. 'fit' is the
-fitting itself, in the worker process (since session 11), where it overlaps PPO's updates: it is not a part of
-'wall'. Runs from before session 11 fitted in-line, inside 'refit', and log no 'fit'.
+fitting itself, in the worker process, where it overlaps PPO's updates: it is not a part of 'wall'. Runs made by
+versions that fitted in-line did so inside 'refit', and log no 'fit'.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
     python benchmarks/wrapper_cost.py
 
 Steps VecNormalize(DummyVecEnv(Hopper-v5)) with fixed random actions: plain (the true-reward arm); with
-`LearnedRewardVecEnv` predicting at every step (sessions 1-12); and deferred, as a preference run has it since
-session 13 (a reward of 0 at each step, then each 2,048-step rollout, Hopper's, predicted in one batch and scaled by
+`LearnedRewardVecEnv` predicting at every step (as earlier versions did); and deferred, as a preference run has it
+now (a reward of 0 at each step, then each 2,048-step rollout, Hopper's, predicted in one batch and scaled by
 `RolloutRewardNormalize`). The wrapped runs cut segments and record the MuJoCo state for re-rendering. Prints
 microseconds a step for each (twice, alternating) and the timed parts: what is left over is the wrapper's own,
 untimed work. Run it on an otherwise idle machine.
