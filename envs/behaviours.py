@@ -10,41 +10,41 @@ HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per 
     when the hopper next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, not
     airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
     backflip that lands scores about 6; tumbling over on the ground scores nothing.
-HopperBackflip-v2 (session 9; 1M steps in session 14, no landing): v1 shaped the way a person comparing clips
+HopperBackflip-v2 (1M steps: no landing): v1 shaped the way a person comparing clips
     would judge. Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more). A flight
     that turned at least half a turn and comes down within 90 degrees of a completed turn is judged: the bonus of 5
     is paid over the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0
     past 90 degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores
     about 6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back
     about 1.
-HopperBackflip-v3 (session 14; 1M steps: both arms jump backwards, none lands): v2, with backward rotation on the
+HopperBackflip-v3 (1M steps: both arms jump backwards, none lands): v2, with backward rotation on the
     floor paid at half rate, up to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the
     hopper first turns in the air, so a preference run's labels carry no signal and it never starts; here leaning and
     falling backwards beats standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned
     1.8), and only a flight that turns in the air and lands pays more. A turn must still be made in the air (at
     least half) to be judged.
-HopperBackflip-v4 (session 15; 1M steps: scripted-reward PPO lands flips, preference PPO makes none): v3, with the
+HopperBackflip-v4 (1M steps: scripted-reward PPO lands flips, preference PPO makes none): v3, with the
     landing graded over 100 steps (0.8 s) from the touch-down instead of 25. On v2 and v3, scripted-reward PPO
     touched down 0.88 turns round, crouched on its folded leg (torso 0.5-0.7 m up), rocked on over it until the
     torso stood upright 35-50 steps later, when the 25 steps were over, and tipped on backwards: the grade never saw
     the hopper come upright, and would not have seen it stand up. Over 0.8 s a crouched landing that rises to
     standing earns most of the bonus; one that sticks at once still earns the most.
-HopperBackflip-v5 (session 16; 1M steps, seed 0: neither arm lands a flip): v4's oracle; the observation shows joint
+HopperBackflip-v5 (1M steps, seed 0: neither arm lands a flip): v4's oracle; the observation shows joint
     velocities unclipped. Hopper-v5 clips them at 10 rad/s, and v4's scripted-reward flips spun at up to 37: the
     learned reward could not tell a faster spin from a slower one past 10, where preference PPO's backward jumps
     (10-12 rad/s) stopped.
-HopperBackflip-v6 (session 16; 1M steps: scripted-reward PPO lands a flip and stands on all three seeds, preference
+HopperBackflip-v6 (1M steps: scripted-reward PPO lands a flip and stands on all three seeds, preference
     PPO turns three times in the air and lands none): v5 in episodes of 250 steps (2 s) instead of 1000, time for
     one flip and its landing. In 1000-step episodes a preference run's hopper jumped once and lay on the floor for
     the rest: 15 of every 16 clips showed it lying there, and in 98-99% of the pairs a v4 or v5 run asked about
     neither clip held the jump (oracle return over 0.3).
-HopperBackflip-v7 (session 16; 1M steps: as on v6, and with 1-s clips too): v6 (250-step episodes, velocities
+HopperBackflip-v7 (1M steps: as on v6, and with 1-s clips too): v6 (250-step episodes, velocities
     unclipped) paying one turn an episode: rotation counts up to the first whole turn and only the first flight's
     landing is graded. On v6 preference PPO learned to tumble backwards through three turns in the air, landing
     folded on its hip each time, which v6's oracle paid about 2.6 (a flip landed standing about 5.9), and its reward
     models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
     nothing, so clips past the first turn differ only in how the hopper lands.
-HopperBackflip-v8 (session 17; 500k steps: scripted-reward PPO lands, preference PPO flies near-landings at 50-75k
+HopperBackflip-v8 (500k steps: scripted-reward PPO lands, preference PPO flies near-landings at 50-75k
     steps, then tumbles on past the turn): v7, with half the landing bonus (2.5) paid at the touch-down itself, in
     proportion to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is
     graded over the 100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO:
@@ -52,19 +52,19 @@ HopperBackflip-v8 (session 17; 500k steps: scripted-reward PPO lands, preference
     0.4 m or lower counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything,
     so nothing told it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and
     standing up after the landing still earns the rest.
-HopperBackflip-v9 (session 17; 1M steps, 1,400 labels: preference PPO comes down within 20 degrees of upright on
+HopperBackflip-v9 (1M steps, 1,400 labels: preference PPO comes down within 20 degrees of upright on
     every seed, and on seed 2 lands the flip and stands up on its foot before tipping over backwards;
     scripted-reward PPO sits down on its hip instead, which v9 pays, see v10): v8, charging 1 for each turn past the
     first (in the air or on the floor, up to the furthest the torso has got). On v7 and v8 the turns after the first
     were free, so once a preference run's hopper tumbled on past one turn, its clips were all worth the same (0.88
     +- 0.003 on v8): the teacher's answers said nothing, and nothing brought it back to the near-landings it had
     flown earlier. Here a tumble is worth less the further it goes, and a flip landed standing is charged nothing.
-HopperBackflip-v10 (session 17; 1M steps, 1,400 labels: scripted-reward PPO lands on its foot and stands, preference
+HopperBackflip-v10 (1M steps, 1,400 labels: scripted-reward PPO lands on its foot and stands, preference
     PPO comes down low, which v10 pays little, and lands none): v9, paying the touch-down share only to a torso that
     comes down clear of the floor: in full from 0.6 m up, nothing at 0.3 m. v9's scripted-reward PPO came down
     sitting on its hip, torso upright 0.24 m up with the leg folded over it, and v9 paid that touch-down as it pays
     a landing on the foot.
-HopperBackflip-v0 (session 8; kept so its results can be reproduced): rotation pays on the ground as well and a
+HopperBackflip-v0 (kept so its results can be reproduced): rotation pays on the ground as well and a
     landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
     is what both arms learned.
 HalfCheetahOneLeg: HalfCheetah-v5's body. Per step, the forward velocity, counted only while no part of the front

@@ -451,7 +451,7 @@ def _label(args: argparse.Namespace) -> int:
         window.run()
     except KeyboardInterrupt:
         window.close()
-    print(f"{window.given} labels from {args.annotator} in this session, saved in {run / 'labels.sqlite'}")
+    print(f"{window.given} labels from {args.annotator} in this window, saved in {run / 'labels.sqlite'}")
     return 0
 
 
@@ -585,7 +585,9 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=2, help="runs at once, one core each (default: %(default)s)")
     p.add_argument("--minutes", type=float, default=float("inf"), help="stop resumably after this long")
     p.add_argument("--work", type=Path, default=Path("benchmarks/work"), help="run folders (default: %(default)s)")
-    p.add_argument("--results", type=Path, default=Path("benchmarks/results"), help="(default: %(default)s)")
+    p.add_argument("--results", type=Path, default=Path("benchmarks/work/results"),
+                   help="where results.csv, summary.md and the figures go; published sweeps are committed under "
+                   "benchmarks/results/<sweep>/ (default: %(default)s)")  # fmt: skip
     p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes per run (default: %(default)s)")
     p.add_argument(
         "--label-halving",

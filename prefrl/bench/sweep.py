@@ -1,6 +1,6 @@
 """Sweeps of `prefrl train` runs: envs x seeds x label budgets x teachers x selection strategies, plus the
 true-reward baseline of every (env, seed). Each cell is an ordinary run folder, so a sweep resumes mid-cell and can be
-spread over several sessions or machines.
+spread over several sittings or machines.
 """
 
 from __future__ import annotations

@@ -65,13 +65,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         max_grad_norm=0.8,
         vf_coef=0.58096,
     ),
-    # RL Zoo's Hopper preset (batch 32, gamma 0.999, lr 9.8e-5, 5 epochs, log_std_init -2, 256x256 ReLU) stood
-    # still at ~1,000 for all of 500k steps on Hopper-v5 with the true reward (seed 0); SB3's defaults, the same
-    # as CleanRL's, left that optimum within 300k steps. benchmarks/README.md has both runs.
+    # SB3's defaults (CleanRL's too): with the true reward, RL Zoo's Hopper preset stood still for all of 500k steps
+    # on Hopper-v5 (docs/notes/hopper.md).
     "Hopper": {},
-    # RL Zoo's Walker2d preset (n_steps 512, 20 epochs of batch 32, 256x256 ReLU) took 44-48 minutes a 500k-step
-    # run on 2 cores, and seed 0 ended at 501 (preference) and 1,297 (true reward). SB3's defaults take 18-21
-    # minutes; over seeds 0-2 they ended at 3,983 (preference) and 2,350 (true reward) (benchmarks/README.md).
+    # SB3's defaults: RL Zoo's Walker2d preset ran 2.6-2.8x slower here and learned less in both arms at 500k steps
+    # (docs/notes/walker2d.md).
     "Walker2d": {},
     # RL Zoo's Reacher preset: a 1-s episode wants a short horizon (gamma 0.9) and no GAE discounting.
     "Reacher": dict(

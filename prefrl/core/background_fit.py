@@ -85,9 +85,9 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
 
 HEAP_KEEPING = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(4 << 30)}
 """glibc malloc settings for the worker: keep tensors of up to 32 MiB on the heap and freed memory in the process.
-A fit step allocates and frees activations of about 1 MB each; with glibc's defaults each one came back from the
-kernel as fresh pages, ~200 page faults a step, and the same fit (bit for bit) ran 15-20% slower (HalfCheetah-sized
-fit, benchmarks/README.md, session 14). Elsewhere than glibc these names mean nothing and are ignored."""
+A fit step allocates and frees activations of about 1 MB each; with glibc's defaults each comes back from the
+kernel as fresh pages, and the fit runs measurably slower (docs/notes/wall-clock.md). Elsewhere than glibc these
+names mean nothing and are ignored."""
 
 
 def _child_env() -> dict[str, str]:

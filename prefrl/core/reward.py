@@ -51,15 +51,12 @@ class RewardConfig:
     initial_epochs: int = 100
     """Passes over the training comparisons in the first fit, on the up-front labels."""
     refit_epochs: int = 20
-    """Passes in each later refit (members are warm-started). The model must catch up with the policy's new
-    behaviour quickly: on Hopper-v5, 20 passes instead of 3 lifted preference PPO's return at 100-150k steps by about
-    half on two seeds (benchmarks/README.md). Capped by `refit_max_steps` when that is set."""
+    """Passes in each later refit (members are warm-started), enough for the model to catch up with the policy's
+    new behaviour (docs/notes/hopper.md). Capped by `refit_max_steps` when that is set."""
     refit_max_steps: int | None = None
     """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
-    predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time, and makes runs
-    faster (Hopper-v5 with 48: 1.15x the wall clock of true-reward PPO instead of 1.21x). But it costs return:
-    with 48, two of six Hopper-v5 seeds stayed at ~470 for all 500k steps, which no uncapped run did (mean 2,325
-    against 2,775; benchmarks/README.md, session 10), so there is no cap by default."""
+    predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time: faster runs, but
+    it cost return on Hopper-v5, so there is none by default (docs/notes/wall-clock.md)."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 

@@ -1,10 +1,10 @@
 """When labels are asked for: a share up front, the rest at a rate decaying like h / (T + h).
 
 The cumulative count after T steps is the integral of that rate, scaled so the whole budget is spent at the end
-of training. The paper's h is 2e6 steps, but over a run much shorter than h the rate barely falls, and on
-Hopper-v5 the early, thinly labelled reward models steered PPO into dives and standing still that it never left.
-The default h is a sixteenth of the run (3.1e4 steps of a 500k run), which asks about half the remaining labels
-in the first fifth of training, while the policy changes fastest (benchmarks/README.md, sessions 5-6).
+of training. The paper's h is 2e6 steps, but over a run much shorter than h the rate barely falls, and early,
+thinly labelled reward models steer PPO into traps it never leaves. The default h is a sixteenth of the run, which
+asks about half the remaining labels in the first fifth of training, while the policy changes fastest
+(docs/notes/label-schedule.md).
 """
 
 from __future__ import annotations
