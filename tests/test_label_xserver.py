@@ -44,7 +44,7 @@ def test_the_window_shows_two_rendered_clips_and_a_status_line(tmp_path, display
         assert clip.std() > 10, "clip area is blank"
         assert np.abs(clip.reshape(-1, 3) - background).sum(1).mean() > 30, "clip area shows only the background"
         assert len(np.unique(clip.reshape(-1, 3) // 16, axis=0)) > 20, "clip area is not a rendered scene"
-    status = image[top + size + 10 : top + size + 34].astype(int)
+    status = image[top + size + 36 : top + size + 60].astype(int)  # under the clips' names, A and B
     yellow = (np.abs(status - np.array([220, 220, 120])).sum(-1) < 60).sum()
     assert yellow > 200, "status line not drawn"
 
