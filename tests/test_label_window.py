@@ -165,3 +165,27 @@ def test_when_the_trainer_has_finished_and_nothing_is_left_the_window_says_so(tm
         assert window.finished() and window.waiting_for() == "nothing left to label"
     finally:
         window.close()
+
+
+def test_a_loop_ends_on_a_hold_and_comma_and_period_step_frame_by_frame(run):
+    from prefrl.ui.window import LOOP_HOLD_S
+
+    folder, _ = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        pair = wait_for_pair(window)
+        assert window.loop_length() == pytest.approx(pair.duration + LOOP_HOLD_S)
+        press(window, pygame.K_PERIOD)
+        assert window.paused and window.loop_time > 0
+        frame = 1.0 / max(pair.fps_a, pair.fps_b)
+        start = window.loop_time
+        press(window, pygame.K_PERIOD)
+        assert window.loop_time == pytest.approx(start + frame)
+        press(window, pygame.K_COMMA)
+        press(window, pygame.K_COMMA)
+        assert window.loop_time == pytest.approx(max(start - frame, 0.0))
+        for _ in range(10 * len(pair.frames_a)):
+            press(window, pygame.K_PERIOD)
+        assert window.loop_time == pytest.approx(pair.duration)  # stepping stops at the last frame
+    finally:
+        window.close()

@@ -12,7 +12,7 @@ from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"
 HELP = (
     "Left/A: A is better   Right/D: B is better   Up/W: equally good   Down/S: can't tell",
-    "U: undo   Space: pause   -/+: speed   R: restart   Q: quit   (or click the better clip)",
+    "U: undo   Space: pause   ,/.: frame back/on   -/+: speed   R: restart   Q: quit   (or click a clip)",
 )
 
 
@@ -62,6 +62,10 @@ class ClipView:
 
     def duration(self) -> float:
         return self.pair.duration if self.pair is not None else 0.0
+
+    def fps(self) -> float:
+        """Frames a second of the faster clip, so a frame step never skips one of its frames."""
+        return max(self.pair.fps_a, self.pair.fps_b) if self.pair is not None else 0.0
 
     def draw_header(self, screen, rect) -> None:  # type: ignore[no-untyped-def]
         """Nothing above clips: the instruction says it all."""

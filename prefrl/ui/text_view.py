@@ -107,6 +107,9 @@ class TextView:
     def duration(self) -> float:
         return 0.0
 
+    def fps(self) -> float:
+        return 0.0
+
     def _block(self, screen, key: str, text: str, rect, colour, reserve: int = 0) -> list[str]:  # type: ignore[no-untyped-def]
         """Draw `text` wrapped into `rect` (rendered once per pair, blitted every frame); returns its lines."""
         if key not in self._blocks:

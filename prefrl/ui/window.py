@@ -35,6 +35,8 @@ MESSAGE_S = 4.0
 FLASH_S = 0.35
 """How long the chosen side's frame lights up after an answer."""
 FINISHED = ("finished", "stopped")
+LOOP_HOLD_S = 0.5
+"""Each loop of a pair ends on its last frames for this long (at 1x) before it starts again."""
 CONFIG, STORE = "config.json", "labels.sqlite"  # what every run folder holds, control or text (no torch to import)
 
 
@@ -64,6 +66,7 @@ class View(Protocol):
 
     def show(self, pair: Any) -> None: ...
     def duration(self) -> float: ...
+    def fps(self) -> float: ...
     def draw_header(self, screen: Any, rect: Any) -> None: ...
     def draw_side(self, screen: Any, side: int, rect: Any, loop_time: float) -> bool: ...
 
@@ -263,9 +266,19 @@ class LabelWindow:
             elif self.view.plays:
                 self._playback(key)
 
+    def loop_length(self) -> float:
+        """Seconds of one loop: the clips, then a hold on their last frames."""
+        return max(self.view.duration(), 1e-3) + LOOP_HOLD_S
+
     def _playback(self, key: int) -> None:
         pg = self.pg
-        if key == pg.K_SPACE:
+        if key in (pg.K_COMMA, pg.K_PERIOD):  # one frame back or on, paused there
+            self.paused = True
+            step = 1.0 / max(self.view.fps(), 1e-3)
+            self.loop_time = min(
+                max(self.loop_time + (step if key == pg.K_PERIOD else -step), 0.0), self.view.duration()
+            )
+        elif key == pg.K_SPACE:
             self.paused = not self.paused
         elif key in (pg.K_MINUS, pg.K_KP_MINUS):
             self.speed_index = max(0, self.speed_index - 1)
@@ -292,7 +305,7 @@ class LabelWindow:
             else:
                 self._show(self.source.next())
         if self.current is not None and self.view.plays and not self.paused:
-            self.loop_time = (self.loop_time + elapsed * SPEEDS[self.speed_index]) % max(self.view.duration(), 1e-3)
+            self.loop_time = (self.loop_time + elapsed * SPEEDS[self.speed_index]) % self.loop_length()
         self._refresh_stats()
         self.draw()
         return True
@@ -349,6 +362,11 @@ class LabelWindow:
         for side, rect in enumerate(self.rects):
             frame, width = ((120, 220, 120), 4) if side in lit else ((60, 60, 66), 2)
             pg.draw.rect(screen, frame, rect.inflate(2 * width, 2 * width), width)
+            if pair is not None and view.plays:  # where the loop is: the bar fills as the clips play
+                shown = min(self.loop_time / max(view.duration(), 1e-3), 1.0)
+                bar = pg.Rect(rect.x, rect.bottom + 3, rect.width, 3)
+                pg.draw.rect(screen, (60, 60, 66), bar)
+                pg.draw.rect(screen, (150, 150, 200), pg.Rect(bar.x, bar.y, int(bar.width * shown), bar.height))
             name = self.font.render(SIDES[side], True, (200, 200, 210))
             screen.blit(name, name.get_rect(midtop=(rect.centerx, rect.bottom + 8)))
             if pair is not None and not view.draw_side(screen, side, rect, self.loop_time):
