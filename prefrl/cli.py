@@ -153,6 +153,18 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="ask (and refit) once this many labels are due (default: 2%% of the budget)",
     )
     p.add_argument(
+        "--max-lag",
+        type=int,
+        metavar="LABELS",
+        help="human teacher: PPO waits while more than this many asked-for labels are unanswered, so your labels "
+        "shape the run they were asked for (default: 5%% of the budget)",
+    )
+    p.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="human teacher: never wait for labels after the up-front ones (the paper's asynchronous mode)",
+    )
+    p.add_argument(
         "--refit-lag",
         type=int,
         default=0,
@@ -233,6 +245,8 @@ def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
         label_halving=args.label_halving,
         buffer_size=args.buffer_size,
         query_batch=args.query_batch,
+        max_lag=args.max_lag,
+        no_wait=args.no_wait,
         refit_lag=args.refit_lag,
         fit_threads=args.fit_threads,
         candidate_factor=args.candidate_factor,

@@ -74,3 +74,30 @@ def test_a_new_run_folder_holds_its_config_before_its_label_store(tmp_path):
     assert (tmp_path / "run" / rf.STORE).exists()
     assert rf.read_json(tmp_path / "run" / rf.CONFIG)["env"] == "HalfCheetah-v5"
     trainer.store.close()
+
+
+def test_ppo_waits_for_a_person_who_falls_behind_and_never_with_no_wait(tmp_path):
+    from prefrl.core.comparisons import Choice
+
+    def run(name, *extra):
+        out = tmp_path / name
+        trainer = start("train", *TINY, "--teacher", "human", "--labels", "12", "--timesteps", "2048",
+                        "--max-lag", "2", "--out", str(out), "--clips", str(tmp_path / "clips"), *extra)  # fmt: skip
+        wait_state(out / rf.STORE, "waiting for labels", trainer)
+        store = LabelStore(out / rf.STORE, create=False)
+        waited_after_start = trained = False
+        while trainer.poll() is None:
+            state = store.get_state("trainer")
+            trained = trained or state == "running"
+            waited_after_start = waited_after_start or (trained and state == "waiting for labels")
+            while state == "waiting for labels" and (query := store.claim("person")) is not None:
+                store.answer(query[0], Choice.LEFT, annotator="person")
+            time.sleep(0.2)
+        out_text, err = trainer.communicate()
+        assert trainer.returncode == 0, err
+        return waited_after_start, int(rf.read_metrics(out)[-1]["labels"])
+
+    waited, used = run("paced")
+    assert waited and used > 3  # PPO waited for the labels asked while it trained, and the final model has them
+    waited, used = run("async", "--no-wait")
+    assert not waited and used == 3  # only the up-front labels, which every run waits for

@@ -105,6 +105,11 @@ class TrainConfig:
     a lag of 2 cost return (docs/notes/wall-clock.md).
     The new model is put in use at a point fixed by the step count (the next ask, if sooner), so a run's course
     depends on this lag and never on how fast the worker was."""
+    max_lag: int | None = None
+    """Human teacher: at the end of a rollout PPO waits while more than this many asked-for labels are unanswered,
+    so a person's labels shape the run they were asked for (None: 5% of the budget, at least 1)."""
+    no_wait: bool = False
+    """Human teacher: never wait for labels after the up-front ones (the paper's fully asynchronous mode)."""
     buffer_size: int = 2000
     """Recent segments that queries are drawn from."""
     reward_level: str = "auto"
@@ -276,6 +281,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
                 f"--teacher human shows clips re-rendered from MuJoCo state, which {config.env} has none of; "
                 "label it with a synthetic teacher (--teacher perfect, the default)"
             )
+        if config.max_lag is not None and config.max_lag < 0:
+            raise PrefrlError(f"--max-lag counts labels a person may fall behind by: 0 or more, not {config.max_lag}")
         if config.teacher == HUMAN and config.camera is not None:
             env = gym.make(config.env)
             model = env.unwrapped.model  # type: ignore[attr-defined]
@@ -606,6 +613,20 @@ class Trainer:
             return 0
         return self.store.count_labels() if self.human else self.store.count_queries()
 
+    def max_lag(self) -> int:
+        """Unanswered labels a person may fall behind by before PPO waits for them."""
+        c = self.config
+        return c.max_lag if c.max_lag is not None else max(1, round(0.05 * c.labels))
+
+    def wait_for_person(self) -> None:
+        """Human runs: hold PPO while the person is more than `max_lag` labels behind the queries asked."""
+        if self.config.no_wait or self.store.count_queries("pending") <= self.max_lag():
+            return
+        self.store.set_state("trainer", "waiting for labels")
+        while self.store.count_queries("pending") > self.max_lag():
+            time.sleep(0.5)
+        self.store.set_state("trainer", "running")
+
     def refit_if_new_labels(self, last: bool = False) -> None:
         """Human runs: labels arrive whenever a person gives them; refit when there are new ones, never wait, except
         after the `last` rollout, where the final model takes in every label given."""
@@ -843,6 +864,8 @@ class _LoopCallback(BaseCallback):
                 self.t.query(owed, lag=None if last else self.t.config.refit_lag)
                 self._show_progress()
             if self.t.human:
+                if not last:
+                    self.t.wait_for_person()
                 self.t.refit_if_new_labels(last)
             if self.t.last_refit_change is not None:
                 for key, value in self.t.last_refit_change.items():
