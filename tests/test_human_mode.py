@@ -1,4 +1,5 @@
-"""`prefrl train --teacher human`: queries wait in the store for people; the trainer waits only for the up-front ones."""
+"""`prefrl train --teacher human`: queries wait in the store for people; the trainer waits for the up-front ones, and
+for a person who falls behind (unless --no-wait)."""
 
 import os
 import signal
