@@ -13,39 +13,25 @@ from pathlib import Path
 import numpy as np
 
 
-def _in_use(number: int) -> bool:
-    """Whether display :number is taken. A lock left by an Xvfb that was killed outright is cleared."""
-    lock, socket = Path(f"/tmp/.X{number}-lock"), Path(f"/tmp/.X11-unix/X{number}")
-    if not lock.exists():
-        return socket.exists()
-    try:
-        os.kill(int(lock.read_text().strip()), 0)
-        return True
-    except ProcessLookupError:
-        lock.unlink(missing_ok=True)
-        socket.unlink(missing_ok=True)
-        return False
-    except (ValueError, OSError):
-        return True
-
-
 def start_xvfb() -> tuple[subprocess.Popen, str]:
-    for number in range(91, 120):
-        if _in_use(number):
-            continue
+    """A new Xvfb on a display number it picks itself (-displayfd), so servers started at once by parallel test
+    workers never share one."""
+    read, write = os.pipe()
+    try:
         proc = subprocess.Popen(
-            ["Xvfb", f":{number}", "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+            ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            pass_fds=(write,),
         )
-        for _ in range(100):
-            if Path(f"/tmp/.X11-unix/X{number}").exists():
-                return proc, f":{number}"
-            if proc.poll() is not None:
-                break
-            time.sleep(0.05)
+    finally:
+        os.close(write)
+    with os.fdopen(read) as numbers:
+        number = numbers.readline().strip()  # written once the server is ready; empty if it exited
+    if not number.isdigit():
         proc.kill()
-    raise RuntimeError("could not start Xvfb")
+        raise RuntimeError("could not start Xvfb")
+    return proc, f":{number}"
 
 
 @contextmanager
