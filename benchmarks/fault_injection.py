@@ -32,6 +32,7 @@ class Outcome:
     lost_labels: int = 0
     """Labels present before a kill and missing (or changed) after it."""
     duplicate_labels: int = 0
+    """Labels of a query that already had one (a query answered twice)."""
     duplicate_rows: int = 0
     """metrics.csv rows for an evaluation step already logged."""
     finished: bool = False
@@ -40,14 +41,16 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
 
 
-def labels_in(run: Path) -> dict[int, tuple[int, int, str]]:
-    """Every label in the run's store by id, read-only (the store may not exist yet)."""
+def labels_in(run: Path) -> dict[int, tuple[int, int, int, str]]:
+    """Every label in the run's store by id, as (query, item a, item b, choice), read-only (the store may not exist
+    yet)."""
     path = run / "labels.sqlite"
     if not path.exists():
         return {}
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        return {i: (a, b, c) for i, a, b, c in db.execute("SELECT id, item_a, item_b, choice FROM labels")}
+        rows = db.execute("SELECT id, query_id, item_a, item_b, choice FROM labels")
+        return {i: (q, a, b, c) for i, q, a, b, c in rows}
     except sqlite3.OperationalError:  # killed before the schema was written
         return {}
     finally:
@@ -89,7 +92,8 @@ def kill_and_resume(run: Path, kills: int, seed: int = 0, earliest: float = 1.0,
         ] >= TIMESTEPS:
             break
     labels = list(labels_in(run).values())
-    out.labels, out.duplicate_labels = len(labels), len(labels) - len(set(labels))
+    # a query answered twice; the same pair asked again later is a new query, and not a durability fault
+    out.labels, out.duplicate_labels = len(labels), len(labels) - len({query for query, *_ in labels})
     steps = [float(line.split(",")[0]) for line in (run / "metrics.csv").read_text().splitlines()[1:]]
     out.duplicate_rows = len(steps) - len(set(steps))
     out.steps = int(json.loads((run / "progress.json").read_text())["timesteps"])
