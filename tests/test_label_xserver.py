@@ -112,10 +112,13 @@ def test_watch_plays_the_policy_in_a_window(tmp_path, display):
     train = prefrl("train", "--env", "Hopper-v5", "--reward", "true", "--timesteps", "2048", "--eval-episodes", "1",
                    "--quiet", "--out", str(run), display=display, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     assert train.wait(timeout=300) == 0
-    watch = prefrl("watch", str(run), "--size", "128", "--max-steps", "50", display=display,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    watch = prefrl("watch", str(run), "--size", "128", "--max-steps", "1000", display=display,  # up for ~8 s
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
-        image = screenshot(display, find_window(display, "prefrl watch", proc=watch))
+        try:
+            image = screenshot(display, find_window(display, "prefrl watch", proc=watch))
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}: {watch.communicate()[1][-1500:]}") from None
     finally:
         watch.terminate()
         watch.wait(timeout=30)
