@@ -26,6 +26,7 @@ def display():
 
 def prefrl(*args, display, **kw):
     env = dict(os.environ, DISPLAY=display, SDL_VIDEODRIVER="x11", PYTHONPATH=str(ROOT))
+    env.pop("PYOPENGL_PLATFORM", None)  # what an earlier test in this worker left set is not the child's to inherit
     return subprocess.Popen([sys.executable, "-m", "prefrl", *args], env=env, cwd=ROOT, **kw)
 
 
