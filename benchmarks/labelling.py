@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pygame
 
-from prefrl.control.clips import RenderPool, choose_gl_backend
 from prefrl.core.store import LabelStore
+from prefrl.media.clips import RenderPool, choose_gl_backend
 from prefrl.ui.window import LabelWindow, WindowConfig
 from tests.label_runs import make_label_run
 

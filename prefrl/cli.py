@@ -213,6 +213,13 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="continue the run in DIR with all its labels and settings; only --timesteps and --labels may change, and a "
         "finished run is left as it is",
     )
+    p.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="run the settings saved in FILE (a run's config.json, or one written by prefrl bench) in a new --out; "
+        "other options may not be given with it, but for --out, --quiet, --device and --env naming its own env",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train, parser=p)
 
@@ -341,6 +348,34 @@ def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConf
     return config
 
 
+CONFIG_RUNTIME = {"config", "out", "quiet", "device", "env"}
+"""Options `--config` may be given with: where and how the file's run runs, and its env named again."""
+
+
+def config_from_file(args: argparse.Namespace) -> TrainConfig:
+    """The settings of `--config FILE`, refusing other options (the file is the one source of the run's settings)."""
+    from prefrl.control.run_folder import read_json
+    from prefrl.control.trainer import TrainConfig
+
+    others = given_options(args.parser, args.tokens) - CONFIG_RUNTIME
+    if others:
+        flag = "--" + sorted(others)[0].replace("_", "-")
+        raise PrefrlError(f"{flag} cannot be given with --config {args.config}; change it in the file instead")
+    if not args.config.is_file():
+        raise PrefrlError(f"--config {args.config} is not a file; give the path of a run's config.json")
+    try:
+        config = TrainConfig.from_dict(read_json(args.config))
+    except PrefrlError:
+        raise
+    except (ValueError, TypeError) as exc:
+        raise PrefrlError(f"--config {args.config} holds no run settings prefrl can read ({exc})") from None
+    env_given = "env" in given_options(args.parser, args.tokens)
+    if env_given and args.env != config.env:
+        raise PrefrlError(f"--config {args.config} trains {config.env}, not {args.env}: drop --env, or edit the file")
+    check_named_again(config.env, args.env if env_given else None, args.config)
+    return replace(config, progress=not args.quiet, device=args.device)
+
+
 def _train(args: argparse.Namespace) -> int:
     from prefrl.control import resume as rs
     from prefrl.control import run_folder as rf
@@ -378,7 +413,7 @@ def _train(args: argparse.Namespace) -> int:
         check_device(config.device)
         resume = True
     else:
-        config = train_config_from_args(args)
+        config = config_from_file(args) if args.config is not None else train_config_from_args(args)
         validate(config)
         tag = f"{config.labels}" if config.reward == "learned" else "true"
         out = args.out or Path("runs") / f"{config.env.replace('/', '_')}-{tag}-s{config.seed}"
@@ -425,7 +460,7 @@ def _clip_args(p: argparse.ArgumentParser, size: int) -> None:
 
 
 def _clip_config(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from prefrl.control.clips import ClipConfig
+    from prefrl.media.clips import ClipConfig
 
     return ClipConfig(width=args.size, height=args.size, fps=args.fps, camera=args.camera)
 
@@ -493,8 +528,9 @@ def _render(args: argparse.Namespace) -> int:
     import time
 
     from prefrl.control import run_folder as rf
-    from prefrl.control.clips import RenderPool
     from prefrl.core.store import LabelStore
+    from prefrl.media.clips import RenderPool
+    from prefrl.media.frames import stored_frames
 
     run = _run_dir(args.run)
     store = LabelStore(run / rf.STORE, create=False)
@@ -515,7 +551,8 @@ def _render(args: argparse.Namespace) -> int:
     run_name = store.get_state("run_name") or run.resolve().name
     env_id = rf.read_json(run / rf.CONFIG)["env"]
     start = time.time()
-    pool = RenderPool(env_id, clips, run_name, _clip_config(args), workers=args.workers)
+    recorded = stored_frames(next(iter(payloads.values()))) is not None  # filmed as it ran: nothing to re-render
+    pool = RenderPool(env_id, clips, run_name, _clip_config(args), workers=args.workers, renders=not recorded)
     try:
         paths = pool.render(payloads, force=args.force)
     finally:
@@ -665,7 +702,7 @@ def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str,
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
-    from prefrl.control.trainer import check_buffer_size, check_env_id, check_segment_length
+    from prefrl.control.trainer import check_buffer_size, check_env_id, check_segment_length, validate
     from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
     from prefrl.core.teachers import PRESETS
@@ -681,34 +718,36 @@ def _bench(args: argparse.Namespace) -> int:
     timesteps, env_timesteps = _bench_timesteps(args.timesteps, args.envs)
     if min(args.labels) <= 0 or args.workers <= 0:
         raise PrefrlError("--labels and --workers must be positive")
-    for kv, parse in [(kv, _ppo_override) for kv in args.ppo] + [
-        (kv, _reward_model_override) for kv in args.reward_model
-    ]:
-        try:
-            parse(kv)  # checked here, not in every cell's process
-        except argparse.ArgumentTypeError as exc:
-            raise PrefrlError(str(exc)) from None
-    extra = [x for kv in args.ppo for x in ("--ppo", kv)] + [
-        x for kv in args.reward_model for x in ("--reward-model", kv)
-    ]
+    try:  # checked here once, not in every cell's process
+        ppo = dict(_ppo_override(kv) for kv in args.ppo)
+        reward_model = dict(_reward_model_override(kv) for kv in args.reward_model)
+    except argparse.ArgumentTypeError as exc:
+        raise PrefrlError(str(exc)) from None
+    settings: dict[str, Any] = {"eval_episodes": args.eval_episodes}
+    if args.eval_episodes < 1:
+        raise PrefrlError(f"--eval-episodes must be at least 1, not {args.eval_episodes}")
     if args.label_halving is not None:
-        try:  # the schedule's own check, here once rather than in every cell's process
+        try:  # the schedule's own check
             LabelSchedule(min(args.labels), min([timesteps, *env_timesteps.values()]), halving=args.label_halving)
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
-        extra += ["--label-halving", f"{args.label_halving:g}"]
-    preference_extra: list[str] = []
+        settings["label_halving"] = args.label_halving
     if args.segment_length is not None:
-        check_segment_length(args.segment_length)  # here once rather than in every cell's process
-        preference_extra += ["--segment-length", str(args.segment_length)]
+        check_segment_length(args.segment_length)
+        settings["segment_length"] = args.segment_length
     if args.buffer_size is not None:
         check_buffer_size(args.buffer_size)
-        preference_extra += ["--buffer-size", str(args.buffer_size)]
+        settings["buffer_size"] = args.buffer_size
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
-        timesteps=timesteps, env_timesteps=env_timesteps, workers=args.workers, minutes=args.minutes, work=args.work, extra=extra,
-        preference_extra=preference_extra,
+        timesteps=timesteps, env_timesteps=env_timesteps, workers=args.workers, minutes=args.minutes, work=args.work,
+        results=args.results, settings=settings, ppo=ppo, reward_model=reward_model,
     )  # fmt: skip
+    checked = set()
+    for cell in config.cells():  # every cell's settings are sound before any process starts
+        if (cell.env, cell.baseline) not in checked:
+            validate(config.train_config(cell))
+            checked.add((cell.env, cell.baseline))
     stale = mismatched_cells(config)
     if stale:
         cell, diffs = stale[0]
@@ -773,7 +812,7 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from prefrl.control.clips import choose_gl_backend
+    from prefrl.media.clips import choose_gl_backend
 
     try:
         choose_gl_backend()  # before anything imports mujoco; commands that render report a failure themselves

@@ -4,6 +4,7 @@ from: short episodes, variable episodes, non-MuJoCo envs, and the paper's shorte
 import json
 import time
 
+import numpy as np
 import pytest
 
 from prefrl.cli import main
@@ -74,6 +75,71 @@ def test_envs_the_loop_cannot_learn_in_are_refused_in_one_line(capsys, tmp_path,
     assert not (tmp_path / "r").exists()
 
 
-def test_a_person_cannot_be_asked_to_label_an_env_whose_clips_cannot_be_re_rendered(capsys, tmp_path):
-    assert main(["train", "--env", "Pendulum-v1", "--teacher", "human", "--out", str(tmp_path / "r")]) == 2
-    assert "--teacher human shows clips re-rendered from MuJoCo state" in capsys.readouterr().err
+def test_a_person_labels_a_classic_control_env_from_clips_filmed_with_env_render(tmp_path):
+    """Pendulum-v1 has no MuJoCo state to re-render from: its steps are filmed as the run goes, and a real window
+    (SDL's dummy driver, keys pressed by the driver) shows them."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from prefrl.core.store import LabelStore
+    from prefrl.media.clips import read_clip
+
+    root = Path(__file__).resolve().parents[1]
+    run, clips = tmp_path / "run", tmp_path / "clips"
+    env = {k: v for k, v in os.environ.items() if k != "PYOPENGL_PLATFORM"}
+    env.update(SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", PYTHONPATH=str(root))
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "prefrl", "train", "--env", "Pendulum-v1", "--teacher", "human", "--labels", "8",
+         "--timesteps", "512", "--ppo", "n_steps=256", "--ppo", "n_epochs=1", "--eval-freq", "512",
+         "--eval-episodes", "1", "--clip-size", "64", "--quiet", "--out", str(run), "--clips", str(clips)],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120  # the window opens once the trainer waits for the up-front labels
+    while not (
+        (run / rf.STORE).exists()
+        and LabelStore(run / rf.STORE, create=False).get_state("trainer") == "waiting for labels"
+    ):
+        assert trainer.poll() is None and time.time() < deadline, trainer.communicate()
+        time.sleep(0.2)
+    person = subprocess.Popen([sys.executable, "-m", "tests.label_driver", str(run), "ann", "--idle-exit", "60"],
+                              cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        _, err = trainer.communicate(timeout=300)
+    finally:
+        person.terminate()
+        person.wait()
+    assert trainer.returncode == 0, err
+    store = LabelStore(run / rf.STORE, create=False)
+    assert store.count_labels() >= 2 and all(r["annotator"] == "ann" for r in store.labels())
+    shown = sorted((clips / "run").glob("*.mp4"))
+    assert shown, "no clip was filmed"
+    frames, fps = read_clip(shown[0])
+    meta = json.loads(shown[0].with_suffix(".json").read_text())
+    assert frames.shape == (30, 64, 64, 3) and fps == 20.0  # 1.5 s of 0.05-s steps, one frame each, at 64 px
+    assert meta["camera"] == "env.render()" and frames.std() > 5  # a picture of the pendulum, not a blank
+    assert not np.array_equal(frames[0], frames[-1])  # that moves
+
+
+def test_filming_costs_nothing_where_no_person_watches(tmp_path):
+    from prefrl.control.segments import Segment
+    from prefrl.core.store import LabelStore
+
+    tiny_run(tmp_path, "Pendulum-v1")
+    store = LabelStore(tmp_path / "run" / rf.STORE, create=False)
+    segment = Segment.from_bytes(store.item(store.item_ids("segment")[0]))
+    assert segment.frames.size == 0 and segment.qpos.size == 0
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ("tests.tiny_envs:Blind", "cannot be filmed for a person (env.render() in 'rgb_array' mode failed"),
+        ("tests.tiny_envs:ten_step_time_limit", "takes no render_mode argument"),
+    ],
+)
+def test_a_person_cannot_be_asked_to_label_an_env_that_cannot_be_filmed(capsys, tmp_path, env, needle):
+    assert main(["train", "--env", env, "--teacher", "human", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prefrl: error: ") and "\n" not in err and needle in err

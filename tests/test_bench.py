@@ -2,6 +2,7 @@
 
 import csv
 import math
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from prefrl.bench.report import final_return, reward_time_share
-from prefrl.bench.sweep import Cell, SweepConfig, progress_of, train_args
+from prefrl.bench.sweep import Cell, SweepConfig, progress_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,12 +33,23 @@ def test_every_cell_has_a_true_reward_baseline_for_its_env_and_seed():
     assert len({c.folder(Path("w")) for c in cells}) == len(cells)  # one run folder each
 
 
-def test_preference_only_settings_reach_the_preference_cells_and_not_the_baseline():
-    config = SweepConfig(envs=["Hopper-v5"], extra=["--ppo", "n_epochs=5"], preference_extra=["--clip-seconds", "2"])
-    baseline, preference = config.cells()
-    assert "--clip-seconds" not in train_args(config, baseline)
-    assert train_args(config, preference)[-4:] == ["--clip-seconds", "2", "--ppo", "n_epochs=5"]
-    assert train_args(config, baseline)[-2:] == ["--ppo", "n_epochs=5"]
+def test_sweep_settings_reach_every_cell_and_the_baseline_ignores_those_it_has_no_use_for():
+    config = SweepConfig(envs=["Hopper-v5"], ppo={"n_epochs": 5}, settings={"clip_seconds": 2.0})
+    baseline, preference = (config.train_config(c) for c in config.cells())
+    assert baseline.ppo.n_epochs == preference.ppo.n_epochs == 5  # over Hopper's preset
+    assert baseline.ppo.n_steps == preference.ppo.n_steps == 2048
+    assert preference.segment_length == 250 and baseline.segment_length is None  # 2 s of Hopper's 8-ms steps
+    assert (baseline.reward, preference.reward, preference.labels) == ("true", "learned", 700)
+
+
+def _ran(config: SweepConfig, folder: Path) -> None:
+    """Run folders holding the config.json each cell's run writes (what `prefrl train --config` starts from)."""
+    import json
+    from dataclasses import asdict
+
+    for cell in config.cells():
+        cell.folder(folder).mkdir(parents=True)
+        (cell.folder(folder) / "config.json").write_text(json.dumps(asdict(config.train_config(cell))))
 
 
 @pytest.mark.parametrize(
@@ -47,21 +59,15 @@ def test_preference_only_settings_reach_the_preference_cells_and_not_the_baselin
         ("--buffer-size", "buffer_size", 2000, "1", "--buffer-size counts the clips"),
     ],
 )
-def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells_only(
+def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells(
     tmp_path, capsys, flag, field, default, refused, why
 ):
     import json
-    from dataclasses import asdict
 
-    from prefrl.cli import build_parser, main, train_config_from_args
+    from prefrl.cli import main
 
-    config = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=[flag, "125"])
-    baseline, preference = config.cells()
-    assert flag not in train_args(config, baseline)
-    for cell in (baseline, preference):  # the config.json each cell's run writes
-        run = train_config_from_args(build_parser().parse_args(train_args(config, cell))).resolved()
-        cell.folder(tmp_path).mkdir(parents=True)
-        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(run)))
+    _ran(SweepConfig(envs=["Hopper-v5"], settings={field: 125}), tmp_path)
+    preference = SweepConfig(envs=["Hopper-v5"]).cells()[1]
     assert json.loads((preference.folder(tmp_path) / "config.json").read_text())[field] == 125
     sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
     assert main([*sweep, flag, "125", "--report-only"]) == 0
@@ -73,23 +79,62 @@ def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells_on
 
 
 def test_a_changed_clip_length_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
-    import json
-    from dataclasses import asdict
-
     from prefrl.bench.sweep import mismatched_cells
-    from prefrl.cli import build_parser, train_config_from_args
 
     before = SweepConfig(envs=["Hopper-v5"], work=tmp_path)
-    for cell in before.cells():  # the config.json each cell's run writes
-        config = train_config_from_args(build_parser().parse_args(train_args(before, cell))).resolved()
-        cell.folder(tmp_path).mkdir(parents=True)
-        (cell.folder(tmp_path) / "config.json").write_text(json.dumps(asdict(config)))
+    _ran(before, tmp_path)
     assert mismatched_cells(before) == []
-    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, preference_extra=["--clip-seconds", "1"])
+    after = SweepConfig(envs=["Hopper-v5"], work=tmp_path, settings={"clip_seconds": 1.0})
     [(cell, diffs)] = mismatched_cells(after)
     assert not cell.baseline
     # Hopper's 1.5 s against the 1 s this sweep asks for, in seconds and in the steps they resolve to
     assert diffs == ["clip_seconds=1.5 (this sweep: 1.0)", "segment_length=188 (this sweep: 125)"]
+
+
+def test_a_cell_starts_from_its_settings_file_and_writes_the_same_config_a_command_line_run_would(tmp_path):
+    import json
+
+    from prefrl.bench.sweep import train_command
+    from prefrl.cli import main
+
+    config = SweepConfig(envs=["HalfCheetah-v5"], labels=[12], timesteps=512, work=tmp_path / "work",
+                         ppo={"n_steps": 256, "n_epochs": 1}, settings={"eval_episodes": 1})  # fmt: skip
+    cell = config.cells()[1]
+    command = train_command(config, cell)
+    assert command[command.index("--config") + 1].endswith("HalfCheetah-v5-12-perfect-disagreement-s0.json")
+    assert main(command[3:]) == 0  # what the cell's process runs: `prefrl train --quiet --config FILE --out DIR`
+    flags = ["train", "--env", "HalfCheetah-v5", "--labels", "12", "--timesteps", "512", "--ppo", "n_steps=256",
+             "--ppo", "n_epochs=1", "--eval-episodes", "1", "--quiet", "--out", str(tmp_path / "cli")]  # fmt: skip
+    assert main(flags) == 0
+    by_cell = json.loads((cell.folder(config.work) / "config.json").read_text())
+    by_flags = json.loads((tmp_path / "cli" / "config.json").read_text())
+    assert by_cell == by_flags
+    metrics = lambda run: (run / "metrics.csv").read_text().splitlines()  # noqa: E731
+    assert [r.split(",")[:5] for r in metrics(cell.folder(config.work))] == [
+        r.split(",")[:5] for r in metrics(tmp_path / "cli")
+    ]  # the same run: labels, returns and accuracies alike
+
+
+@pytest.mark.parametrize(
+    ("extra", "why"),
+    [
+        (["--seed", "3"], "--seed cannot be given with --config"),
+        (["--env", "Hopper-v5"], "trains HalfCheetah-v5"),
+    ],
+)
+def test_a_settings_file_is_the_one_source_of_a_runs_settings(tmp_path, capsys, extra, why):
+    import json
+    from dataclasses import asdict
+
+    from prefrl.cli import main
+
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(asdict(SweepConfig().train_config(Cell("HalfCheetah-v5", 0)))))
+    assert main(["train", "--config", str(path), *extra, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("prefrl: error:") and "\n" not in err and why in err
+    assert main(["train", "--config", str(tmp_path / "missing.json")]) == 2
+    assert "is not a file" in capsys.readouterr().err
 
 
 def test_final_return_averages_the_last_three_evaluations_within_the_horizon():
@@ -113,6 +158,14 @@ def test_a_sweep_stopped_part_way_resumes_and_reports(tmp_path):
     third = bench(tmp_path)  # nothing left to run
     assert "3 cells: 3 finished, 0 to run" in third.stdout
     results = tmp_path / "results"
+    summary = (results / "summary.md").read_text()
+    shutil.move(tmp_path / "work", tmp_path / "gone")  # another sitting, another machine: only the results travel
+    fourth = bench(tmp_path)
+    assert "3 cells: 3 finished, 0 to run" in fourth.stdout, fourth.stderr[-2000:]
+    assert (results / "summary.md").read_text() == summary  # reported from what results.csv and configs/ keep
+    assert len(list((results / "configs").rglob("*.json"))) == 3
+    shutil.rmtree(tmp_path / "work", ignore_errors=True)
+    shutil.move(tmp_path / "gone", tmp_path / "work")
     with (results / "results.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert {(r["teacher"], r["reward"]) for r in rows} == {
@@ -245,8 +298,8 @@ def test_the_summary_gives_the_mean_score_over_tasks_and_a_csv_of_every_tasks_sc
 
 def test_each_env_may_train_for_its_own_number_of_steps():
     config = SweepConfig(envs=["Ant-v5", "Reacher-v5"], timesteps=1_000_000, env_timesteps={"Reacher-v5": 300_000})
-    steps = {c.env: train_args(config, c)[train_args(config, c).index("--timesteps") + 1] for c in config.cells()}
-    assert steps == {"Ant-v5": "1000000", "Reacher-v5": "300000"}
+    steps = {c.env: config.train_config(c).timesteps for c in config.cells()}
+    assert steps == {"Ant-v5": 1_000_000, "Reacher-v5": 300_000}
     assert config.total_steps() == 2 * (1_000_000 + 300_000)
 
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 
 from prefrl.cli import main
-from prefrl.control.clips import ClipConfig, SegmentRenderer, frame_stride, read_clip
+from prefrl.media.clips import ClipConfig, SegmentRenderer, frame_stride, read_clip
 from tests.label_runs import make_label_run, random_segments
 
 
@@ -71,7 +71,7 @@ def test_watch_renders_the_current_policy_to_an_mp4(tmp_path):
 
 
 def test_osmesa_renders_the_same_scene_when_egl_is_not_wanted(tmp_path, monkeypatch):
-    from prefrl.control.clips import RenderPool
+    from prefrl.media.clips import RenderPool
 
     seg = random_segments("HalfCheetah-v5", 1, 6)[0]
     monkeypatch.setenv("MUJOCO_GL", "osmesa")  # the render processes start with it
@@ -85,8 +85,8 @@ def test_osmesa_renders_the_same_scene_when_egl_is_not_wanted(tmp_path, monkeypa
 
 
 def test_missing_gl_libraries_are_named_with_the_packages_to_install(monkeypatch):
-    from prefrl.control import clips
     from prefrl.errors import PrefrlError
+    from prefrl.media import clips
 
     monkeypatch.delenv("MUJOCO_GL", raising=False)
     monkeypatch.setattr(clips, "_loadable", lambda names: None)  # as on a machine without libEGL or libOSMesa
@@ -107,7 +107,7 @@ def test_render_workers_exit_when_their_trainer_is_killed(tmp_path):
     import time
 
     script = (
-        "from prefrl.control.clips import RenderPool; "
+        "from prefrl.media.clips import RenderPool; "
         f"pool = RenderPool('HalfCheetah-v5', {str(tmp_path)!r}, 'r', workers=2); "
         "print(*pool._pool._processes, flush=True); import time; time.sleep(120)"
     )

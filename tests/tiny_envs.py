@@ -55,3 +55,11 @@ class Pixels(Reach):
     def __init__(self) -> None:
         super().__init__()
         self.observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+
+
+class Blind(Reach):
+    """Takes a render mode, as gymnasium's envs do, but draws nothing."""
+
+    def __init__(self, render_mode: str | None = None) -> None:
+        super().__init__()
+        self.render_mode = render_mode

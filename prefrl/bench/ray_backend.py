@@ -14,7 +14,7 @@ import time
 
 from tqdm import tqdm
 
-from prefrl.bench.sweep import Cell, SweepConfig, progress_of, train_command
+from prefrl.bench.sweep import Cell, SweepConfig, progress_of, steps_done, train_command, unfinished
 from prefrl.errors import PrefrlError
 
 
@@ -39,7 +39,7 @@ def run_ray(config: SweepConfig, address: str | None = None) -> dict[Cell, str]:
     ray.init(address=address, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
     task = ray.remote(num_cpus=1)(_train_task)
     cells = config.cells()
-    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.steps(c.env)]
+    todo = unfinished(config)
     status = {c: "done" for c in cells if c not in todo}
     config.work.mkdir(parents=True, exist_ok=True)
     print(
@@ -60,7 +60,7 @@ def run_ray(config: SweepConfig, address: str | None = None) -> dict[Cell, str]:
                 code = ray.get(ref)
                 status[refs[ref]] = "done" if code == 0 else f"failed (exit {code}; see its log)"
                 bar.write(f"{refs[ref].env} {refs[ref].tag} seed {refs[ref].seed}: {status[refs[ref]]}")
-            bar.n = sum(max(progress_of(c.folder(config.work)), 0) for c in cells)
+            bar.n = steps_done(config, todo)
             bar.refresh()
     except KeyboardInterrupt:
         bar.write("interrupted: stopping the running cells (each checkpoints first)")

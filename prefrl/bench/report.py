@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import csv
 import math
+import shutil
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from prefrl.bench.scores import FINAL_EVALS, TaskScore, final_return, iqm_interval, untrained_return
-from prefrl.bench.sweep import Cell, SweepConfig
-from prefrl.control.run_folder import read_metrics
+from prefrl.bench.sweep import RESULTS_KEYS, Cell, SweepConfig, cell_rows, kept_config, recorded_rows
 
 __all__ = ["final_return", "reward_time_share", "write_report"]
 
@@ -52,20 +53,30 @@ SCORE_COLUMNS = [
 
 
 def write_report(config: SweepConfig, results: Path, command: str) -> str:
+    """Write results.csv (every evaluation of every cell, those recorded there before included), the settings of
+    each cell beside it (configs/), scores.csv, summary.md and the figures; returns the summary."""
     results.mkdir(parents=True, exist_ok=True)
-    data = {cell: read_metrics(cell.folder(config.work)) for cell in config.cells()}
+    config = replace(config, results=results)
+    data = cell_rows(config)
+    for cell in config.cells():  # the settings outlive the run folders, as the rows do
+        ran, kept = cell.folder(config.work) / "config.json", kept_config(results, cell)
+        if ran.exists() and data[cell] and kept is not None:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ran, kept)
+    recorded = recorded_rows(results)  # cells of other sweeps sharing the folder are kept too
+    rows_out = [(cell, rows) for cell, rows in data.items()]
+    rows_out += [(cell, rows) for cell, rows in recorded.items() if cell not in data]
+    metrics = list(dict.fromkeys(key for _, rows in rows_out for row in rows for key in row))
     with (results / "results.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        header_written = False
-        for cell, rows in data.items():
+        writer.writerow([*RESULTS_KEYS, *metrics])
+        for cell, rows in rows_out:
+            arm = "true" if cell.baseline else "learned"
+            teacher = "-" if cell.baseline else cell.teacher
+            selection = "-" if cell.baseline else cell.selection
             for row in rows:
-                if not header_written:
-                    writer.writerow(["env", "seed", "labels", "teacher", "selection", "reward", *row])
-                    header_written = True
-                arm = "true" if cell.baseline else "learned"
-                teacher = "-" if cell.baseline else cell.teacher
-                selection = "-" if cell.baseline else cell.selection
-                writer.writerow([cell.env, cell.seed, cell.labels, teacher, selection, arm, *row.values()])
+                writer.writerow([cell.env, cell.seed, cell.labels, teacher, selection, arm,
+                                 *(_csv_value(row.get(key)) for key in metrics)])  # fmt: skip
 
     lines = [
         "| env | labels | teacher | selection | seeds | steps | preference PPO | true-reward PPO | untrained | score "
@@ -151,6 +162,13 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
         if len({v[axis] for _, v in ratios}) > 1:
             plot_bars(config, ratios, axis, results / f"{name}.png")
     return summary
+
+
+def _csv_value(value: float | None) -> str | float:
+    """A metric as results.csv holds it: whole numbers without a decimal point, a missing one empty."""
+    if value is None:
+        return ""
+    return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
 
 
 def _over_tasks(per_variant: dict[tuple[int, str, str], dict[str, TaskScore]]) -> list[str]:

@@ -5,6 +5,7 @@ spread over several sittings or machines.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import signal
@@ -14,9 +15,12 @@ import time
 from dataclasses import asdict, dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from prefrl.control.trainer import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,16 @@ class SweepConfig:
     minutes: float = float("inf")
     """Stop (resumably) after this long."""
     work: Path = Path("benchmarks/work")
-    extra: list[str] = field(default_factory=list)
-    """Further `prefrl train` arguments for every cell (e.g. --ppo n_epochs=10)."""
-    preference_extra: list[str] = field(default_factory=list)
-    """Further arguments for the preference cells only: settings a true-reward run has no use for (--clip-seconds)."""
+    results: Path | None = None
+    """Where the results accumulate (results.csv, and each cell's settings under configs/): a cell recorded there as
+    finished counts as done, so a sweep can be spread over sittings and machines whose work folders are gone."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """TrainConfig fields for every cell (eval_episodes, label_halving, segment_length...); a true-reward run ignores
+    those it has no use for."""
+    ppo: dict[str, Any] = field(default_factory=dict)
+    """PPO settings for every cell, over each env's preset."""
+    reward_model: dict[str, Any] = field(default_factory=dict)
+    """Reward-model settings for every preference cell."""
 
     def steps(self, env: str) -> int:
         """Steps each run of `env` trains for."""
@@ -81,6 +91,23 @@ class SweepConfig:
             out.append(Cell(env, seed, labels, teacher, selection))
         return out
 
+    def train_config(self, cell: Cell) -> TrainConfig:
+        """The resolved settings the cell trains with, as its run folder's config.json records them."""
+        from prefrl.control.ppo_config import ppo_config_for
+        from prefrl.control.trainer import TrainConfig
+        from prefrl.core.reward import RewardConfig
+
+        arm: dict[str, Any] = (
+            {"reward": "true"}
+            if cell.baseline
+            else {"labels": cell.labels, "teacher": cell.teacher, "selection": cell.selection}
+        )
+        return TrainConfig(
+            env=cell.env, seed=cell.seed, timesteps=self.steps(cell.env), progress=False,
+            ppo=ppo_config_for(cell.env, **self.ppo), reward_model=RewardConfig(**self.reward_model),
+            **{**self.settings, **arm},
+        ).resolved()  # fmt: skip
+
 
 def progress_of(folder: Path) -> int:
     """Timesteps a cell's last checkpoint reached (-1: none yet)."""
@@ -89,37 +116,23 @@ def progress_of(folder: Path) -> int:
     return int(rf.read_progress(folder).get("timesteps", -1)) if (folder / rf.PROGRESS).exists() else -1
 
 
+def config_file(work: Path, cell: Cell) -> Path:
+    """The settings a new cell is started with, beside its log."""
+    return cell.log(work).with_suffix(".json")
+
+
 def train_command(config: SweepConfig, cell: Cell) -> list[str]:
+    """The `prefrl train` process that runs the cell: resumed from its checkpoint, or started from its settings."""
     folder = cell.folder(config.work)
-    base = [sys.executable, "-m", "prefrl"]
+    base = [sys.executable, "-m", "prefrl", "train", "--quiet"]
     if progress_of(folder) >= 0:
-        return [*base, "train", "--quiet", "--resume", str(folder), "--env", cell.env]  # named again: may import it
+        return [*base, "--resume", str(folder), "--env", cell.env]  # named again: may import it
     if folder.exists():  # stopped before its first checkpoint: nothing to keep
         shutil.rmtree(folder)
-    return [*base, *train_args(config, cell)]
-
-
-def train_args(config: SweepConfig, cell: Cell) -> list[str]:
-    """The `prefrl train` arguments that start the cell afresh."""
-    folder = cell.folder(config.work)
-    cmd = [
-        "train",
-        "--quiet",
-        "--env",
-        cell.env,
-        "--seed",
-        str(cell.seed),
-        "--timesteps",
-        str(config.steps(cell.env)),
-        "--out",
-        str(folder),
-    ]
-    if cell.baseline:
-        cmd += ["--reward", "true"]
-    else:
-        cmd += ["--labels", str(cell.labels), "--teacher", cell.teacher, "--selection", cell.selection]
-        cmd += config.preference_extra
-    return cmd + list(config.extra)
+    path = config_file(config.work, cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(config.train_config(cell)), indent=1))
+    return [*base, "--config", str(path), "--env", cell.env, "--out", str(folder)]
 
 
 IGNORED_SETTINGS = {"progress", "device", "threads", "fit_threads"}
@@ -128,26 +141,38 @@ BASELINE_SETTINGS = {"env", "reward", "seed", "timesteps", "eval_freq", "eval_ep
 """All a true-reward run's result depends on: its label and reward-model settings are unused."""
 
 
+def recorded_config(config: SweepConfig, cell: Cell) -> Path | None:
+    """Where the settings a cell ran with are: its run folder's config.json, else the copy kept with the results."""
+    for path in (cell.folder(config.work) / "config.json", kept_config(config.results, cell)):
+        if path is not None and path.exists():
+            return path
+    return None
+
+
+def kept_config(results: Path | None, cell: Cell) -> Path | None:
+    """The copy of a cell's config.json kept with the results, so finished cells outlive their run folders."""
+    return None if results is None else results / "configs" / cell.folder(Path(".")).with_suffix(".json")
+
+
 def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
-    """Cells already in the work folder that ran with other settings than this sweep asks for, with the differences.
+    """Cells already run (in the work folder or recorded with the results) with other settings than this sweep asks
+    for, with the differences.
 
     A changed default (or flag) must not let old cells stand in for new ones: resumed, they would continue with
     their own settings; finished, they would be reported as if they ran with this sweep's.
     """
-    from prefrl.cli import build_parser, train_config_from_args
     from prefrl.control.trainer import TrainConfig
 
-    parser = build_parser()
     found = []
     for cell in config.cells():
-        path = cell.folder(config.work) / "config.json"
-        if not path.exists():
+        path = recorded_config(config, cell)
+        if path is None:
             continue
-        wanted = _flat(asdict(train_config_from_args(parser.parse_args(train_args(config, cell))).resolved()))
+        wanted = _flat(asdict(config.train_config(cell)))
         try:
             had = _flat(asdict(TrainConfig.from_dict(json.loads(path.read_text())).resolved()))
         except (ValueError, TypeError, AttributeError):  # a damaged file: say so rather than fail deep inside
-            found.append((cell, ["settings that cannot be read back (its config.json is damaged)"]))
+            found.append((cell, [f"settings that cannot be read back (its {path.name} is damaged)"]))
             continue
         diffs = [
             f"{key}={had.get(key)!r} (this sweep: {wanted.get(key)!r})"
@@ -172,20 +197,71 @@ def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+RESULTS_KEYS = ["env", "seed", "budget", "teacher", "selection", "reward"]
+"""The first columns of results.csv, naming a row's cell (budget: its label budget, 0 for true-reward PPO); the rest
+are its run's metrics."""
+
+
+def recorded_rows(results: Path | None) -> dict[Cell, list[dict[str, float]]]:
+    """Every evaluation results.csv holds, by cell: the cells of earlier sittings and other machines."""
+    path = None if results is None else results / "results.csv"
+    if path is None or not path.exists():
+        return {}
+    out: dict[Cell, list[dict[str, float]]] = {}
+    with path.open(newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, [])[len(RESULTS_KEYS) :]  # by position: older files named the budget 'labels' too
+        for row in reader:
+            env, seed, budget, teacher, selection, reward = row[: len(RESULTS_KEYS)]
+            kind = () if reward == "true" else (int(budget), teacher, selection)
+            metrics = {k: float(v) for k, v in zip(header, row[len(RESULTS_KEYS) :]) if v != ""}
+            out.setdefault(Cell(env, int(seed), *kind), []).append(metrics)
+    return out
+
+
+def cell_rows(config: SweepConfig) -> dict[Cell, list[dict[str, float]]]:
+    """Each cell's evaluations: its run folder's, or those recorded with the results where they reach further."""
+    from prefrl.control.run_folder import read_metrics
+
+    recorded = recorded_rows(config.results)
+    out = {}
+    for cell in config.cells():
+        rows = read_metrics(cell.folder(config.work))
+        kept = recorded.get(cell, [])
+        out[cell] = kept if kept and (not rows or kept[-1]["timesteps"] > rows[-1]["timesteps"]) else rows
+    return out
+
+
+def unfinished(config: SweepConfig) -> list[Cell]:
+    """Cells whose run has not reached its steps, in the work folder or among the recorded results."""
+    recorded = recorded_rows(config.results)
+
+    def reached(cell: Cell) -> float:
+        rows = recorded.get(cell, [])
+        return max(progress_of(cell.folder(config.work)), rows[-1]["timesteps"] if rows else -1)
+
+    return [c for c in config.cells() if reached(c) < config.steps(c.env)]
+
+
+def steps_done(config: SweepConfig, todo: list[Cell]) -> int:
+    """Steps run so far: all of each finished cell's, and the checkpoints of those in `todo`."""
+    return sum(
+        max(progress_of(c.folder(config.work)), 0) if c in todo else config.steps(c.env) for c in config.cells()
+    )
+
+
 def run_local(config: SweepConfig) -> dict[Cell, str]:
     """Run unfinished cells, `workers` at a time, with one progress bar over all their steps. Returns statuses."""
     cells = config.cells()
-    todo = [c for c in cells if progress_of(c.folder(config.work)) < config.steps(c.env)]
+    todo = unfinished(config)
+    remaining = list(todo)  # what the progress bar counts by checkpoints
     status = {c: "done" for c in cells if c not in todo}
     print(f"{len(cells)} cells: {len(cells) - len(todo)} finished, {len(todo)} to run on {config.workers} workers")
     deadline = time.time() + config.minutes * 60
     running: dict[Cell, subprocess.Popen] = {}
     config.work.mkdir(parents=True, exist_ok=True)
 
-    def steps_done() -> int:
-        return sum(max(progress_of(c.folder(config.work)), 0) for c in cells)
-
-    bar = tqdm(total=config.total_steps(), initial=steps_done(), unit="step", desc="sweep")
+    bar = tqdm(total=config.total_steps(), initial=steps_done(config, remaining), unit="step", desc="sweep")
     try:
         while (todo or running) and time.time() < deadline:
             while todo and len(running) < config.workers:
@@ -198,7 +274,7 @@ def run_local(config: SweepConfig) -> dict[Cell, str]:
                     del running[cell]
                     status[cell] = "done" if proc.returncode == 0 else f"failed (exit {proc.returncode}; see its log)"
                     bar.write(f"{cell.env} {cell.tag} seed {cell.seed}: {status[cell]}")
-            bar.n = steps_done()
+            bar.n = steps_done(config, remaining)
             bar.set_postfix(running=len(running), queued=len(todo))
             bar.refresh()
             time.sleep(2)

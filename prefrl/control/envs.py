@@ -14,6 +14,7 @@ from stable_baselines3.common.monitor import Monitor
 
 from prefrl.control.wrappers import StateInInfo
 from prefrl.errors import PrefrlError
+from prefrl.media.frames import FramesInInfo
 from prefrl.user_code import is_code_spec, load
 
 DEFAULT_FPS = 30.0
@@ -26,8 +27,18 @@ _EXTRAS = {
 }
 
 
-def _from_spec(env: str) -> gym.Env:
-    made = load(env, "--env")()
+def _from_spec(env: str, render_mode: str | None = None) -> gym.Env:
+    factory = load(env, "--env")
+    if render_mode is None:
+        made = factory()
+    else:
+        try:
+            made = factory(render_mode=render_mode)
+        except TypeError:
+            raise PrefrlError(
+                f"--env {env} takes no render_mode argument; a person's clips of an env without MuJoCo state are "
+                f"filmed with env.render(), so it must accept render_mode={render_mode!r} (gymnasium's convention)"
+            ) from None
     if not isinstance(made, gym.Env):
         raise PrefrlError(f"--env {env} made a {type(made).__name__}, not a gymnasium.Env")
     return made
@@ -52,7 +63,7 @@ def check_env_id(env_id: str) -> None:
 def make_base_env(env: str, render_mode: str | None = None) -> gym.Env:
     """The env itself: gym.make for an id, a call for module:EnvClass. Missing extras become a one-line error."""
     if is_code_spec(env):
-        return _from_spec(env)
+        return _from_spec(env, render_mode)
     try:
         return gym.make(env, render_mode=render_mode) if render_mode else gym.make(env)
     except (ImportError, gym.error.DependencyNotInstalled) as exc:
@@ -73,12 +84,36 @@ def has_mujoco_state(env: gym.Env) -> bool:
     return data is not None and hasattr(data, "qpos") and hasattr(data, "qvel")
 
 
-def make_env(env_id: str, record_state: bool = True) -> gym.Env:
+def make_env(env_id: str, record_state: bool = True, frame_size: int | None = None) -> gym.Env:
     """One env that reports its true episode return via Monitor and, with `record_state` on a MuJoCo env, its state in
     `info` (what segments need to be re-rendered). Envs whose steps are never cut into segments (the true-reward arm,
-    evaluation) leave the state out, so the baseline pays for nothing it does not use."""
+    evaluation) leave the state out, so the baseline pays for nothing it does not use. `frame_size`: an env without
+    MuJoCo state films each step with env.render() instead, at this size (`FramesInInfo`), for a person to judge."""
+    if frame_size is not None and not env_facts(env_id).mujoco:
+        return Monitor(FramesInInfo(make_base_env(env_id, render_mode="rgb_array"), frame_size))
     env = make_base_env(env_id)
     return Monitor(StateInInfo(env) if record_state and has_mujoco_state(env) else env)
+
+
+def check_filming(env_id: str) -> None:
+    """An env without MuJoCo state, to be shown to a person, must render frames: one-line error if it cannot."""
+    env = make_base_env(env_id, render_mode="rgb_array")
+    try:
+        env.reset(seed=0)
+        frame = env.render()
+    except Exception as exc:
+        raise PrefrlError(
+            f"{env_id} cannot be filmed for a person (env.render() in 'rgb_array' mode failed: {exc}); "
+            "label it with a synthetic teacher (--teacher perfect, the default)"
+        ) from None
+    finally:
+        env.close()
+    shape = getattr(frame, "shape", None)
+    if shape is None or len(shape) != 3 or shape[2] < 3:
+        raise PrefrlError(
+            f"{env_id}'s env.render() in 'rgb_array' mode gave {type(frame).__name__} {shape or ''}, not an (H, W, 3) "
+            "image; a person's clips of it are filmed from those frames"
+        )
 
 
 @dataclass(frozen=True)

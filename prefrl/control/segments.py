@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from prefrl.media.frames import NO_FRAMES, pack_frames
 
 
 @dataclass
@@ -25,6 +27,9 @@ class Segment:
     episode: int
     start: int  # index of the first step within its episode
     terminated: bool = False
+    frames: np.ndarray = field(default_factory=lambda: NO_FRAMES)
+    """Recorded frames of the steps (`prefrl.media.frames.pack_frames`) where the env has no state to re-render
+    from and a person may be shown the clip; empty otherwise."""
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -47,6 +52,7 @@ class Segment:
             true_rewards=self.true_rewards,
             qpos=self.qpos,
             qvel=self.qvel,
+            frames=self.frames,
             meta=np.array([self.episode, self.start, int(self.terminated)]),
         )
         return buf.getvalue()
@@ -64,6 +70,7 @@ class Segment:
                 episode=episode,
                 start=start,
                 terminated=bool(terminated),
+                frames=z["frames"] if "frames" in z.files else NO_FRAMES,
             )
 
 
@@ -96,8 +103,10 @@ class SegmentCutter:
     A stretch ended by termination is kept (falling over is informative); one ended by a time limit is dropped.
     """
 
-    def __init__(self, n_envs: int, length: int, min_terminal_length: int = 1) -> None:
+    def __init__(self, n_envs: int, length: int, min_terminal_length: int = 1, seconds_per_step: float = 0.0) -> None:
         self.length = length
+        self.seconds_per_step = seconds_per_step
+        """The env's timestep: the period of the frames a step's info may carry (`FramesInInfo`)."""
         self.min_terminal_length = min_terminal_length
         self._steps: list[list[tuple]] = [[] for _ in range(n_envs)]
         self._episode = list(range(n_envs))
@@ -116,7 +125,7 @@ class SegmentCutter:
         out = []
         for i, info in enumerate(infos):
             state = (info["qpos"], info["qvel"]) if "qpos" in info else (_NO_STATE, _NO_STATE)
-            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state))
+            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state, info.get("frame")))
             self._pos[i] += 1
             if len(self._steps[i]) == self.length:
                 out.append(self._emit(i, terminated=False))
@@ -132,7 +141,8 @@ class SegmentCutter:
 
     def _emit(self, i: int, terminated: bool) -> Segment:
         steps = self._steps[i]
-        obs, actions, rewards, qpos, qvel = (np.array(x) for x in zip(*steps))
+        obs, actions, rewards, qpos, qvel = (np.array(x) for x in list(zip(*steps))[:5])
+        frames = [step[5] for step in steps]
         seg = Segment(
             obs=obs.astype(np.float32),
             actions=actions.astype(np.float32),
@@ -142,6 +152,7 @@ class SegmentCutter:
             episode=self._episode[i],
             start=self._pos[i] - len(steps),
             terminated=terminated,
+            frames=pack_frames(np.stack(frames), self.seconds_per_step) if frames[0] is not None else NO_FRAMES,
         )
         self._steps[i] = []
         return seg

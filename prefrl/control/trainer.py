@@ -24,8 +24,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 from tqdm import tqdm
 
 from prefrl.control import run_folder as rf
-from prefrl.control.clips import ClipConfig, RenderPool
-from prefrl.control.envs import check_env_id, env_facts, make_env
+from prefrl.control.envs import check_env_id, check_filming, env_facts, make_env
 from prefrl.control.ppo_config import PPOConfig, new_ppo, ppo_config_for, ppo_problems
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, segment_length
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
@@ -38,6 +37,7 @@ from prefrl.core.store import LabelStore
 from prefrl.core.teachers import PRESETS as TEACHERS
 from prefrl.core.teachers import Teacher, as_teacher, make_teacher
 from prefrl.errors import PrefrlError
+from prefrl.media.clips import ClipConfig, RenderPool
 from prefrl.overrides import check_types
 from prefrl.plots import plot_learning_curve
 from prefrl.user_code import is_code_spec, load
@@ -277,13 +277,12 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
         if not (math.isfinite(config.clip_seconds) and config.clip_seconds > 0):
             raise PrefrlError(f"--clip-seconds must be a positive number of seconds, not {config.clip_seconds}")
         if config.teacher == HUMAN and not facts.mujoco:
-            raise PrefrlError(
-                f"--teacher human shows clips re-rendered from MuJoCo state, which {config.env} has none of; "
-                "label it with a synthetic teacher (--teacher perfect, the default)"
-            )
+            if config.camera is not None:
+                raise PrefrlError(f"--camera chooses a MuJoCo camera; {config.env} is filmed with its env.render()")
+            check_filming(config.env)  # its clips are filmed as it runs, not re-rendered later
         if config.max_lag is not None and config.max_lag < 0:
             raise PrefrlError(f"--max-lag counts labels a person may fall behind by: 0 or more, not {config.max_lag}")
-        if config.teacher == HUMAN and config.camera is not None:
+        if config.teacher == HUMAN and facts.mujoco and config.camera is not None:
             env = gym.make(config.env)
             model = env.unwrapped.model  # type: ignore[attr-defined]
             names = [model.camera(i).name for i in range(model.ncam)]
@@ -400,6 +399,7 @@ class Trainer:
         self.seg_len: int = c.segment_length or 1  # type: ignore[assignment]  (resolved; unused without labels)
         self.keep_level = REWARD_LEVELS[c.reward_level]
         self.obs_dim, self.act_dim, self.mujoco = facts.obs_dim, facts.act_dim, facts.mujoco
+        self.dt = facts.dt
         self.eval_freq: int = c.eval_freq  # type: ignore[assignment]  (resolved)
         self.learned = c.reward == "learned"
         self.rng = np.random.default_rng(c.seed)
@@ -409,7 +409,7 @@ class Trainer:
             rf.write_json(self.out / rf.CONFIG, asdict(c))
         self.store = LabelStore(self.out / rf.STORE, create=not resume)
         self.buffer = SegmentBuffer(c.buffer_size)
-        self.cutter = SegmentCutter(1, self.seg_len)
+        self.cutter = SegmentCutter(1, self.seg_len, seconds_per_step=facts.dt)
         self.segments: dict[int, Segment] = {}  # labelled items, by store id
         self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
@@ -421,6 +421,8 @@ class Trainer:
         self.eval_seconds = 0.0  # evaluations, plots and checkpoints
         self._in_refit_timer = False
         self.human = self.learned and c.teacher == HUMAN
+        self.frame_size = c.clip_size if self.human and not self.mujoco else None
+        """Human runs on an env without MuJoCo state film every step at this size (its clips cannot be re-rendered)."""
         self.render_pool: RenderPool | None = None
         self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
         self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
@@ -450,7 +452,7 @@ class Trainer:
 
     # environments ---------------------------------------------------------------------------------------------
     def _train_env(self) -> VecNormalize | VecEnv:
-        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=False)])
+        venv: VecEnv = DummyVecEnv([lambda: make_env(self.config.env, record_state=False, frame_size=self.frame_size)])
         venv.seed(self.config.seed)
         if not self.learned:
             return VecNormalize(venv, gamma=self.config.ppo.gamma) if self.config.ppo.normalize else venv
@@ -503,8 +505,8 @@ class Trainer:
     # labels and the reward model ------------------------------------------------------------------------------
     def _collect_random_segments(self, n_segments: int) -> None:
         """Roll out the random policy until the buffer holds n_segments (the paper's initial label source)."""
-        env = make_env(self.config.env)
-        cutter = SegmentCutter(1, self.seg_len)
+        env = make_env(self.config.env, frame_size=self.frame_size)
+        cutter = SegmentCutter(1, self.seg_len, seconds_per_step=self.dt)
         obs, _ = env.reset(seed=self.config.seed + 20_000)
         env.action_space.seed(self.config.seed)
         collected = barren = steps = longest = cut = 0  # barren: episodes in a row that ended with no clip cut
@@ -579,8 +581,9 @@ class Trainer:
         if self.render_pool is None:
             c = self.config
             self.render_pool = RenderPool(
-                c.env, Path(c.clips_dir).resolve(), self.out.resolve().name, clip_config(c), workers=c.render_workers
-            )
+                c.env, Path(c.clips_dir).resolve(), self.out.resolve().name, clip_config(c), workers=c.render_workers,
+                renders=self.mujoco,
+            )  # fmt: skip
         return self.render_pool
 
     def wait_for_initial_labels(self) -> None:

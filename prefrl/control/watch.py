@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from prefrl.control import run_folder as rf
-from prefrl.control.clips import ClipConfig, SegmentRenderer, choose_gl_backend, write_clip, write_gif
 from prefrl.errors import PrefrlError
+from prefrl.media.clips import ClipConfig, SegmentRenderer, choose_gl_backend, write_clip, write_gif
 
 
 def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max_steps: int = 1000):  # type: ignore[no-untyped-def]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefrl.control.clips import ClipConfig
 from prefrl.core.store import LabelStore
+from prefrl.media.clips import ClipConfig
 from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from prefrl.control.clips import ClipConfig, RenderPool, clip_path, read_clip
 from prefrl.core.store import LabelStore
+from prefrl.media.clips import ClipConfig, RenderPool, clip_path, read_clip
+from prefrl.media.frames import stored_frames
 from prefrl.ui.source import QuerySource, SourceConfig
 
 __all__ = ["Pair", "PairSource", "SourceConfig"]
@@ -83,9 +84,11 @@ class PairSource(QuerySource[Pair]):
             except Exception:
                 self.messages.append(f"clip {path.name} was unreadable; rendering it again")
         try:
+            payload = store.item(item)
             if self._pool is None:
-                self._pool = RenderPool(self.env_id, self.clips_dir, self.run_name, self.clip_config, workers=1)
-            self._pool.render({item: store.item(item)}, force=True)
+                self._pool = RenderPool(self.env_id, self.clips_dir, self.run_name, self.clip_config, workers=1,
+                                        renders=stored_frames(payload) is None)  # fmt: skip
+            self._pool.render({item: payload}, force=True)
             self.rendered += 1
             return read_clip(path)
         except Exception as exc:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from prefrl.control.clips import ClipConfig
 from prefrl.core.comparisons import Choice
 from prefrl.core.store import LabelStore
 from prefrl.errors import PrefrlError
+from prefrl.media.clips import ClipConfig
 from prefrl.ui.clip_view import ClipView
 from prefrl.ui.source import QuerySource, SourceConfig
 from prefrl.ui.text_view import TextView

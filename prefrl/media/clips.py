@@ -1,4 +1,5 @@
-"""Clips: segments re-rendered offscreen from their saved MuJoCo state, written as mp4 + JSON for people to judge.
+"""Clips: segments re-rendered offscreen from their saved MuJoCo state (or encoded from frames they recorded, see
+`prefrl.media.frames`), written as mp4 + JSON for people to judge.
 
 Rendering is software (llvmpipe) on most machines, so the scene is made cheap (small shadow map, no shadows or
 reflections, no multisampling) and each worker process keeps one long-lived `mujoco.Renderer`: freeing one renderer
@@ -202,6 +203,9 @@ def read_clip(path: Path) -> tuple[np.ndarray, float]:
 
 # a pool of render workers ---------------------------------------------------------------------------------------
 _WORKER: SegmentRenderer | None = None
+"""The worker's renderer; None in a pool for an env whose clips are encoded from recorded frames."""
+_CONFIG = ClipConfig()
+_ENV_ID = ""
 
 
 def _exit_with(parent: int, every: float = 1.0) -> None:
@@ -213,19 +217,32 @@ def _exit_with(parent: int, every: float = 1.0) -> None:
             os._exit(0)
 
 
-def _init_worker(env_id: str, config: dict[str, Any], parent: int) -> None:
-    global _WORKER
+def _init_worker(env_id: str, config: dict[str, Any], parent: int, renders: bool) -> None:
+    global _WORKER, _CONFIG, _ENV_ID
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
-    _WORKER = SegmentRenderer(env_id, ClipConfig(**config))
+    _ENV_ID, _CONFIG = env_id, ClipConfig(**config)
+    _WORKER = SegmentRenderer(env_id, _CONFIG) if renders else None
 
 
 def _render_to_file(payload: bytes, path: str, run: str, segment_id: int) -> str:
-    from prefrl.control.segments import Segment
+    """Write a stored segment's clip: its recorded frames, or frames rendered from its saved state."""
+    from prefrl.media.frames import stored_frames, stored_state
 
-    assert _WORKER is not None
-    seg = Segment.from_bytes(payload)
-    frames = _WORKER.render(seg.qpos, seg.qvel)
-    write_clip(Path(path), frames, _WORKER.fps, _WORKER.metadata(run, segment_id, len(seg), len(frames)))
+    recorded = stored_frames(payload)
+    if recorded is not None:
+        frames, period = recorded
+        stride = frame_stride(period, _CONFIG.fps)
+        fps = 1.0 / (period * stride)
+        meta = {"env": _ENV_ID, "run": run, "segment_id": segment_id, "steps": len(frames),
+                "frames": len(frames[::stride]), "fps": fps, "width": int(frames.shape[2]),
+                "height": int(frames.shape[1]), "camera": "env.render()", "rendered_at": time.time()}  # fmt: skip
+        write_clip(Path(path), frames[::stride], fps, meta)
+        return path
+    if _WORKER is None:
+        raise PrefrlError(f"segment {segment_id} has neither recorded frames nor a renderer to draw its state")
+    qpos, qvel = stored_state(payload)
+    frames = _WORKER.render(qpos, qvel)
+    write_clip(Path(path), frames, _WORKER.fps, _WORKER.metadata(run, segment_id, len(qpos), len(frames)))
     return path
 
 
@@ -235,16 +252,32 @@ def _probe() -> tuple[int, int, int]:
 
 
 class RenderPool:
-    """Worker processes, each owning one renderer, turning stored segments into clip files ahead of the person."""
+    """Worker processes turning stored segments into clip files ahead of the person. With `renders` (MuJoCo envs)
+    each owns one renderer and draws clips from saved state; without, they encode the frames segments recorded."""
 
     def __init__(
-        self, env_id: str, clips_dir: str | Path, run: str, config: ClipConfig | None = None, workers: int = 2
+        self,
+        env_id: str,
+        clips_dir: str | Path,
+        run: str,
+        config: ClipConfig | None = None,
+        workers: int = 2,
+        renders: bool = True,
     ) -> None:
         self.env_id, self.clips_dir, self.run = env_id, Path(clips_dir), run
         self.config = config or ClipConfig()
         self.workers = workers
+        self.renders = renders
         self._pending: dict[int, Future[str]] = {}
-        self._pool = self._start()
+        self._pool = self._start() if renders else self._workers()
+
+    def _workers(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            self.workers,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(self.env_id, asdict(self.config), os.getpid(), self.renders),
+        )
 
     def _start(self) -> ProcessPoolExecutor:
         """Start the workers and render one frame; fall back from egl to osmesa when egl cannot make a context."""
@@ -254,12 +287,7 @@ class RenderPool:
             os.environ["MUJOCO_GL"] = attempt
             if attempt in ("egl", "osmesa"):  # PyOpenGL must agree; mujoco sets it at import, and children inherit
                 os.environ["PYOPENGL_PLATFORM"] = attempt
-            pool = ProcessPoolExecutor(
-                self.workers,
-                mp_context=get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.env_id, asdict(self.config), os.getpid()),
-            )
+            pool = self._workers()
             try:
                 pool.submit(_probe).result(timeout=120)
                 return pool
