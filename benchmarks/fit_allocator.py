@@ -17,7 +17,7 @@ import numpy as np
 from prefrl.core import background_fit
 from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
-from prefrl.core.reward import RewardConfig
+from prefrl.core.reward_config import RewardConfig
 
 
 def worker_faults(fitter: BackgroundFitter) -> int:

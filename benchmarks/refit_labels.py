@@ -16,7 +16,8 @@ import numpy as np
 
 from prefrl.control.segments import Segment, batch_features
 from prefrl.core.comparisons import Choice, PreferenceDataset
-from prefrl.core.reward import RewardConfig, RewardEnsemble
+from prefrl.core.reward import RewardEnsemble
+from prefrl.core.reward_config import RewardConfig
 from prefrl.overrides import override_type
 
 

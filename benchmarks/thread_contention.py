@@ -21,7 +21,8 @@ import torch
 
 def fit_forever(threads: int) -> None:
     from prefrl.core.comparisons import PreferenceDataset
-    from prefrl.core.reward import RewardConfig, RewardEnsemble
+    from prefrl.core.reward import RewardEnsemble
+    from prefrl.core.reward_config import RewardConfig
 
     torch.set_num_threads(threads)
     rng = np.random.default_rng(0)

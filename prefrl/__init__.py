@@ -4,15 +4,16 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "train": "prefrl.control.trainer",
-    "TrainConfig": "prefrl.control.trainer",
+    "TrainConfig": "prefrl.control.config",
     "Trainer": "prefrl.control.trainer",
     "PPOConfig": "prefrl.control.ppo_config",
     "ppo_config_for": "prefrl.control.ppo_config",
-    "RewardConfig": "prefrl.core.reward",
+    "RewardConfig": "prefrl.core.reward_config",
     "RewardEnsemble": "prefrl.core.reward",
     "Teacher": "prefrl.core.teachers",
     "SyntheticOracle": "prefrl.core.teachers",
     "LabelStore": "prefrl.core.store",
+    "fit_reward_model": "prefrl.control.labels",
 }
 """The public API, imported on first use (it pulls in torch and stable-baselines3, which `prefrl --help` need not
 wait for)."""

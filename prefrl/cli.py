@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prefrl.errors import PrefrlError
 
 if TYPE_CHECKING:
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.config import TrainConfig
 
 
 def _override(module: str, name: str) -> Callable[[str], tuple[str, Any]]:
@@ -39,8 +39,9 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train PPO from synthetic preferences (or from the true reward, as a baseline)",
         description=(
-            "Train a PPO agent on a MuJoCo task from pairwise preferences between short clips of its own "
-            "behaviour, labelled by a synthetic oracle that reads the hidden true reward. Everything lands in one "
+            "Train a PPO agent on a gymnasium task (MuJoCo, or any env with Box spaces) from pairwise preferences "
+            "between short clips of its own behaviour, labelled by a synthetic oracle that reads the hidden true reward, "
+            "or by a person. Everything lands in one "
             "run folder: config.json, labels.sqlite, reward_model.pt, policy.pt (weights), policy.zip (an SB3 export), vecnormalize.npz, metrics.csv, "
             "learning_curve.png and TensorBoard logs in tb/."
         ),
@@ -52,166 +53,20 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument(
-        "--env",
-        default="HalfCheetah-v5",
-        help="a gymnasium env id, or module:EnvClass for your own env; Box observations and Box actions "
-        "(default: %(default)s)",
-    )
-    p.add_argument(
-        "--reward",
-        choices=["learned", "true"],
-        default="learned",
-        help="learned: PPO optimises the reward ensemble; true: the env's reward, the baseline (default: %(default)s)",
-    )
-    p.add_argument(
-        "--teacher",
-        default="perfect",
-        help="synthetic teacher preset: perfect, noisy (Boltzmann beta=1 on per-step means), mistake (10%% flipped), "
-        "skip (skips clips below 10%% of the mean return), equal (ties within 10%%), myopic (gamma 0.9); or human: "
-        "a person labels in `prefrl label RUN` windows while the run trains; or module:name, a teacher of your own "
-        "(an object with label(a, b) and observe(returns), its class, or a function label(a, b) of two clips "
-        "with .obs, .actions and .true_rewards, returning left, right, equal or incomparable) (default: %(default)s)",
-    )
-    p.add_argument("--teacher-gamma", type=float, help="myopic teacher's discount over a clip's steps")
-    p.add_argument("--eps-skip", type=float, help="teacher skips when both returns < eps_skip x mean clip return")
-    p.add_argument("--eps-equal", type=float, help="teacher says equal when returns differ < eps_equal x mean return")
-    p.add_argument(
-        "--free-skips", action="store_true", help="a skipped query does not use up a label (default: it does)"
-    )
-    p.add_argument("--beta", type=float, help="teacher's Boltzmann rationality (default: the preset's; inf = exact)")
-    p.add_argument("--epsilon", type=float, help="teacher's mistake probability (default: the preset's)")
-    p.add_argument(
-        "--labels",
-        type=int,
-        default=700,
-        help="label budget; with --resume, raises the run's budget, the extra labels asked as the schedule comes to "
-        "them (default: %(default)s)",
-    )
-    p.add_argument(
-        "--timesteps",
-        type=int,
-        default=1_000_000,
-        help="PPO environment steps; with --resume, extends the run: evaluations keep their spacing, and the label "
-        "schedule is recomputed for the new length, so it pauses until its curve passes the labels already asked "
-        "(default: %(default)s)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    p.add_argument(
-        "--selection",
-        choices=["random", "disagreement", "entropy", "recent"],
-        default="disagreement",
-        help="query selection: random pairs; disagreement (highest variance of P(a>b) across the ensemble among 10x "
-        "candidates); entropy (highest mean member entropy); recent (random pairs from the last 10 episodes) "
-        "(default: %(default)s)",
-    )
-    p.add_argument(
-        "--clip-seconds",
-        type=float,
-        default=1.5,
-        help="clip length in simulated seconds, converted with the env's timestep and capped at its episode length "
-        "(default: %(default)s)",
-    )
-    p.add_argument("--segment-length", type=int, help="steps per clip, instead of --clip-seconds")
-    p.add_argument("--members", type=int, help="reward ensemble size (default: 3)")
-    p.add_argument("--eval-freq", type=int, help="evaluate every N steps (default: 20 evaluations per run)")
-    p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes (default: %(default)s)")
-    p.add_argument(
-        "--reward-level",
-        choices=["auto", "keep", "zero"],
-        default="auto",
-        help="the learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were "
-        "cut short by the end of an episode (the comparisons fix it) and zeroes it elsewhere; zero always (the "
-        "paper's normalisation); keep always (default: %(default)s)",
-    )
-    p.add_argument(
-        "--ppo",
-        type=_ppo_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a PPO setting, e.g. --ppo n_epochs=10 (repeatable)",
-    )
-    p.add_argument(
-        "--reward-model",
-        type=_reward_model_override,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a reward-model setting, e.g. --reward-model refit_epochs=10 (repeatable)",
-    )
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
-    p.add_argument(
-        "--buffer-size",
-        type=int,
-        default=2000,
-        help="queries are drawn from this many most recent segments (default: %(default)s)",
-    )
-    p.add_argument(
-        "--query-batch",
-        type=int,
-        help="ask (and refit) once this many labels are due (default: 2%% of the budget)",
-    )
-    p.add_argument(
-        "--max-lag",
-        type=int,
-        metavar="LABELS",
-        help="human teacher: PPO waits while more than this many asked-for labels are unanswered, so your labels "
-        "shape the run they were asked for (default: 5%% of the budget)",
-    )
-    p.add_argument(
-        "--no-wait",
-        action="store_true",
-        help="human teacher: never wait for labels after the up-front ones (the paper's asynchronous mode)",
-    )
-    p.add_argument(
-        "--refit-lag",
-        type=int,
-        default=0,
-        metavar="ROLLOUTS",
-        help="rollouts PPO goes on with the old reward model after an ask. Refits run in a worker process; with 0 the "
-        "new model rewards the next rollout, and the fit overlaps PPO's update; more overlaps rollouts too, but a lag "
-        "of 2 held Hopper-v5 back badly (default: %(default)s)",
-    )
-    p.add_argument(
-        "--fit-threads",
-        type=int,
-        default=1,
-        help="torch threads of the process that fits the reward model alongside PPO's updates; more than the cores "
-        "PPO leaves free slows both (default: %(default)s)",
-    )
-    p.add_argument(
-        "--candidate-factor",
-        type=int,
-        default=10,
-        help="disagreement draws this many times more candidate pairs than it asks (default: %(default)s)",
-    )
-    p.add_argument(
-        "--initial-fraction",
-        type=float,
-        default=0.25,
-        help="share of the label budget asked up front, before PPO starts (default: %(default)s)",
-    )
-    p.add_argument(
-        "--label-halving",
-        type=float,
-        metavar="STEPS",
-        help="the label rate, proportional to h/(T+h) after T steps, halves at T = h; smaller asks more labels early "
-        "(default: a sixteenth of --timesteps, 31250 for 500k steps, which asks about half the labels after the "
-        "up-front share in the first fifth of training; the paper's 2e6 barely decays over short runs)",
-    )
-    p.add_argument("--clips", type=Path, default=Path("clips"), help="where clips are rendered (default: %(default)s)")
-    p.add_argument("--clip-size", type=int, default=256, help="clip width and height in pixels (default: %(default)s)")
-    p.add_argument("--clip-fps", type=float, help="clip frame rate (default: real time, at most 60)")
-    p.add_argument("--camera", help="camera to film clips with (default: 'track', which follows the agent)")
-    p.add_argument("--instruction", help='question shown above the clips (default: "Which one moves forward faster?")')
+    from prefrl.control.config import TrainConfig
+    from prefrl.options import add_options
+
+    add_options(p, TrainConfig)
+    p.add_argument("--members", type=int, help="reward ensemble size (the same as --reward-model members=N)")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<env>-<reward>-<labels>-s<seed>)")
     p.add_argument(
         "--resume",
         type=Path,
         metavar="DIR",
-        help="continue the run in DIR with all its labels and settings; only --timesteps and --labels may change, and a "
-        "finished run is left as it is",
+        help="continue the run in DIR with all its labels and settings; only --timesteps and --labels may change: "
+        "--timesteps extends the run (evaluations keep their spacing, and the label schedule is recomputed for the new "
+        "length, pausing until its curve passes the labels already asked), --labels raises the budget. A finished run "
+        "is left as it is",
     )
     p.add_argument(
         "--config",
@@ -220,58 +75,18 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         help="run the settings saved in FILE (a run's config.json, or one written by prefrl bench) in a new --out; "
         "other options may not be given with it, but for --out, --quiet, --device and --env naming its own env",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_train, parser=p)
 
 
 def train_config_from_args(args: argparse.Namespace) -> TrainConfig:
     """The TrainConfig a `prefrl train` command line asks for (not yet validated)."""
-    from prefrl.control.ppo_config import ppo_config_for
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.config import TrainConfig
+    from prefrl.options import values_from
 
-    ppo = ppo_config_for(args.env, **dict(args.ppo))
-    config = TrainConfig(
-        env=args.env,
-        reward=args.reward,
-        teacher=args.teacher,
-        beta=args.beta,
-        epsilon=args.epsilon,
-        teacher_gamma=args.teacher_gamma,
-        eps_skip=args.eps_skip,
-        eps_equal=args.eps_equal,
-        skip_costs_budget=not args.free_skips,
-        labels=args.labels,
-        timesteps=args.timesteps,
-        seed=args.seed,
-        selection=args.selection,
-        clip_seconds=args.clip_seconds,
-        segment_length=args.segment_length,
-        eval_freq=args.eval_freq,
-        eval_episodes=args.eval_episodes,
-        initial_fraction=args.initial_fraction,
-        label_halving=args.label_halving,
-        buffer_size=args.buffer_size,
-        query_batch=args.query_batch,
-        max_lag=args.max_lag,
-        no_wait=args.no_wait,
-        refit_lag=args.refit_lag,
-        fit_threads=args.fit_threads,
-        candidate_factor=args.candidate_factor,
-        clips_dir=str(args.clips),
-        clip_size=args.clip_size,
-        clip_fps=args.clip_fps,
-        camera=args.camera,
-        instruction=args.instruction,
-        reward_level=args.reward_level,
-        device=args.device,
-        progress=not args.quiet,
-        ppo=ppo,
-    )
+    values = values_from(args, TrainConfig)
     if args.members is not None:
-        config.reward_model.members = args.members
-    for key, value in args.reward_model:
-        setattr(config.reward_model, key, value)
-    return config
+        values["reward_model"]["members"] = args.members
+    return TrainConfig(**values)
 
 
 def prepare_run_folder(out: Path) -> None:
@@ -301,10 +116,10 @@ def check_named_again(saved: str, given: str | None, run: Path, flag: str = "--e
         )
 
 
-RESUME_RUNTIME = {"resume", "quiet", "device", "fit_threads"}
+RESUME_RUNTIME = {"resume", "progress", "device", "fit_threads"}
 """Options a resumed run takes as given without comparing: how it runs, not what it runs."""
-FIELD_OF = {"clips": "clips_dir", "free_skips": "skip_costs_budget", "members": "reward_model.members"}
-"""TrainConfig fields of options whose names differ from them."""
+FIELD_OF = {"members": "reward_model.members"}
+"""TrainConfig fields of options that are not fields themselves."""
 
 
 def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str]:
@@ -318,14 +133,17 @@ def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str
     return {a.dest for a in actions if getattr(namespace, a.dest) not in (unset, None)}
 
 
-def option_flags(dests: set[str], field_of: dict[str, str], args: argparse.Namespace) -> dict[str, str]:
+def option_flags(
+    parser: argparse.ArgumentParser, dests: set[str], field_of: dict[str, str], args: argparse.Namespace
+) -> dict[str, str]:
     """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' per key)."""
+    flag_of = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
     flags: dict[str, str] = {}
     for dest in sorted(dests):
         if dest == "reward_model":
             flags.update({f"reward_model.{key}": f"--reward-model {key}" for key, _ in args.reward_model})
         else:
-            flags[field_of.get(dest, dest)] = "--" + dest.replace("_", "-")
+            flags[field_of.get(dest, dest)] = flag_of[dest]
     return flags
 
 
@@ -339,7 +157,7 @@ def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConf
     args.env = saved.env  # the PPO preset the options are applied to is the run's env's
     compared = given - RESUME_RUNTIME - set(resume.MAY_CHANGE)
     asked = train_config_from_args(args).resolved() if compared else saved
-    refuse_other_settings(out, saved, asked, option_flags(compared, FIELD_OF, args))
+    refuse_other_settings(out, saved, asked, option_flags(args.parser, compared, FIELD_OF, args))
     config, changes = resume.continued(
         out, saved, args.timesteps if "timesteps" in given else None, args.labels if "labels" in given else None
     )
@@ -348,14 +166,14 @@ def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConf
     return config
 
 
-CONFIG_RUNTIME = {"config", "out", "quiet", "device", "env"}
+CONFIG_RUNTIME = {"config", "out", "progress", "device", "env"}
 """Options `--config` may be given with: where and how the file's run runs, and its env named again."""
 
 
 def config_from_file(args: argparse.Namespace) -> TrainConfig:
     """The settings of `--config FILE`, refusing other options (the file is the one source of the run's settings)."""
+    from prefrl.control.config import TrainConfig
     from prefrl.control.run_folder import read_json
-    from prefrl.control.trainer import TrainConfig
 
     others = given_options(args.parser, args.tokens) - CONFIG_RUNTIME
     if others:
@@ -373,13 +191,14 @@ def config_from_file(args: argparse.Namespace) -> TrainConfig:
     if env_given and args.env != config.env:
         raise PrefrlError(f"--config {args.config} trains {config.env}, not {args.env}: drop --env, or edit the file")
     check_named_again(config.env, args.env if env_given else None, args.config)
-    return replace(config, progress=not args.quiet, device=args.device)
+    return replace(config, progress=args.progress, device=args.device)
 
 
 def _train(args: argparse.Namespace) -> int:
     from prefrl.control import resume as rs
     from prefrl.control import run_folder as rf
-    from prefrl.control.trainer import CUSTOM, Trainer, check_device, read_config, validate
+    from prefrl.control.config import CUSTOM, check_device, read_config, validate
+    from prefrl.control.trainer import Trainer
 
     if args.resume is not None:
         out = args.resume
@@ -409,7 +228,7 @@ def _train(args: argparse.Namespace) -> int:
         if (done := rs.finished(out, config)) is not None:
             print(done)
             return 0
-        config = replace(config, progress=not args.quiet, device=args.device)
+        config = replace(config, progress=args.progress, device=args.device)
         check_device(config.device)
         resume = True
     else:
@@ -563,6 +382,43 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _labels_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "labels",
+        help="move a run's labels: export them with their clips, or import them into another run",
+        description="Labels travel between runs: `export` writes a run's standing labels with the clips they compare "
+        "(observations, actions, true rewards, MuJoCo state or recorded frames) as JSONL, or CSV for a .csv path; "
+        "`import` adds such a file to another run of the same env, whose next refit learns from them (they count "
+        "against its label budget). From Python, prefrl.fit_reward_model(path) fits a reward model on either.",
+    )
+    what = p.add_subparsers(dest="labels_command", required=True, metavar="export|import")
+    e = what.add_parser("export", help="write RUN's labels and their clips to a file")
+    e.add_argument("run", type=Path, help="run folder")
+    e.add_argument("--out", type=Path, help="file to write: .jsonl or .csv (default: RUN/labels.jsonl)")
+    e.set_defaults(func=_labels_export)
+    i = what.add_parser("import", help="add a labels file to RUN's store")
+    i.add_argument("run", type=Path, help="run folder (of the same env as the labels)")
+    i.add_argument("file", type=Path, help="a file written by `prefrl labels export`")
+    i.set_defaults(func=_labels_import)
+
+
+def _labels_export(args: argparse.Namespace) -> int:
+    from prefrl.control.labels import export_labels
+
+    run = _run_dir(args.run)
+    out = args.out or run / "labels.jsonl"
+    print(f"{export_labels(run, out)} labels written to {out}")
+    return 0
+
+
+def _labels_import(args: argparse.Namespace) -> int:
+    from prefrl.control.labels import import_labels
+
+    run = _run_dir(args.run)
+    print(f"{import_labels(run, args.file)} labels added to {run / 'labels.sqlite'}")
+    return 0
+
+
 def _watch_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "watch",
@@ -588,7 +444,7 @@ def _watch(args: argparse.Namespace) -> int:
     from prefrl.control.watch import watch
 
     run = _run_dir(args.run)
-    from prefrl.control.trainer import read_config
+    from prefrl.control.config import read_config
 
     check_named_again(read_config(run).env, args.env, run)
     returns = watch(
@@ -639,25 +495,6 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--results", type=Path, default=Path("benchmarks/work/results"),
                    help="where results.csv, summary.md and the figures go; published sweeps are committed under "
                    "benchmarks/results/<sweep>/ (default: %(default)s)")  # fmt: skip
-    p.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes per run (default: %(default)s)")
-    p.add_argument(
-        "--label-halving",
-        type=float,
-        metavar="STEPS",
-        help="label-rate halving time of the preference cells (default: prefrl train's, a sixteenth of --timesteps)",
-    )
-    p.add_argument(
-        "--segment-length",
-        type=int,
-        metavar="STEPS",
-        help="steps per clip of the preference cells (default: prefrl train's, 1.5 s of sim time within an episode)",
-    )
-    p.add_argument(
-        "--buffer-size",
-        type=int,
-        metavar="CLIPS",
-        help="the preference cells draw queries from this many most recent clips (default: prefrl train's, 2000)",
-    )
     p.add_argument(
         "--backend",
         choices=["local", "ray"],
@@ -666,11 +503,15 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--ray-address", help="Ray cluster to join (default: start a local Ray instance)")
     p.add_argument("--report-only", action="store_true", help="only rebuild the results from existing cells")
-    p.add_argument("--ppo", action="append", default=[], metavar="KEY=VALUE", help="PPO override for every cell")
-    p.add_argument(
-        "--reward-model", action="append", default=[], metavar="KEY=VALUE", help="reward-model override for every cell"
-    )
+    from prefrl.control.config import TrainConfig
+    from prefrl.options import add_options
+
+    add_options(p, TrainConfig, only=BENCH_SETTINGS)  # each cell's, as prefrl train takes them
     p.set_defaults(func=_bench)
+
+
+BENCH_SETTINGS = {"eval_episodes", "label_halving", "segment_length", "buffer_size", "ppo", "reward_model"}
+"""Settings of `prefrl train` that a sweep gives every cell (a true-reward cell ignores those it has no use for)."""
 
 
 def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str, int]]:
@@ -702,10 +543,12 @@ def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str,
 def _bench(args: argparse.Namespace) -> int:
     from prefrl.bench.report import write_report
     from prefrl.bench.sweep import SweepConfig, mismatched_cells, run_local
-    from prefrl.control.trainer import check_buffer_size, check_env_id, check_segment_length, validate
+    from prefrl.control.config import TrainConfig, check_buffer_size, check_segment_length, validate
+    from prefrl.control.envs import check_env_id
     from prefrl.core.schedule import LabelSchedule
     from prefrl.core.selection import STRATEGIES
     from prefrl.core.teachers import PRESETS
+    from prefrl.options import values_from
 
     for env in args.envs:
         check_env_id(env)
@@ -718,12 +561,8 @@ def _bench(args: argparse.Namespace) -> int:
     timesteps, env_timesteps = _bench_timesteps(args.timesteps, args.envs)
     if min(args.labels) <= 0 or args.workers <= 0:
         raise PrefrlError("--labels and --workers must be positive")
-    try:  # checked here once, not in every cell's process
-        ppo = dict(_ppo_override(kv) for kv in args.ppo)
-        reward_model = dict(_reward_model_override(kv) for kv in args.reward_model)
-    except argparse.ArgumentTypeError as exc:
-        raise PrefrlError(str(exc)) from None
-    settings: dict[str, Any] = {"eval_episodes": args.eval_episodes}
+    settings = values_from(args, TrainConfig, only=BENCH_SETTINGS)
+    ppo, reward_model = settings.pop("ppo"), settings.pop("reward_model")
     if args.eval_episodes < 1:
         raise PrefrlError(f"--eval-episodes must be at least 1, not {args.eval_episodes}")
     if args.label_halving is not None:
@@ -731,13 +570,9 @@ def _bench(args: argparse.Namespace) -> int:
             LabelSchedule(min(args.labels), min([timesteps, *env_timesteps.values()]), halving=args.label_halving)
         except ValueError as exc:
             raise PrefrlError(f"--label-halving: {exc}") from None
-        settings["label_halving"] = args.label_halving
     if args.segment_length is not None:
         check_segment_length(args.segment_length)
-        settings["segment_length"] = args.segment_length
-    if args.buffer_size is not None:
-        check_buffer_size(args.buffer_size)
-        settings["buffer_size"] = args.buffer_size
+    check_buffer_size(args.buffer_size)
     config = SweepConfig(
         envs=args.envs, seeds=args.seeds, labels=args.labels, teachers=args.teachers, selections=args.selections,
         timesteps=timesteps, env_timesteps=env_timesteps, workers=args.workers, minutes=args.minutes, work=args.work,
@@ -791,6 +626,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _train_parser(sub)
     _label_parser(sub)
+    _labels_parser(sub)
     _render_parser(sub)
     _watch_parser(sub)
     _bench_parser(sub)

@@ -28,3 +28,20 @@ def load(spec: str, flag: str) -> Any:
         raise PrefrlError(f"cannot import {module!r} for {flag} {spec} ({exc}); is it on PYTHONPATH?") from None
     except AttributeError:
         raise PrefrlError(f"module {module!r} has no {attr!r}; {flag} takes module:name") from None
+
+
+def spec_of(obj: Any, flag: str) -> str:
+    """'module:name' for a class or function of the user's own that can be imported by that name (and so recorded
+    in a run folder, and named again on a command line); a one-line error for one that cannot (a lambda, a nested
+    function, an instance)."""
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    spec = f"{module}:{name}"
+    if module and name and is_code_spec(spec):
+        try:
+            if load(spec, flag) is obj:
+                return spec
+        except PrefrlError:
+            pass
+    raise PrefrlError(
+        f"{flag} {obj!r} cannot be named in a run folder: define it at the top level of a module (module:name)"
+    )

@@ -9,8 +9,9 @@ import pytest
 
 from prefrl.cli import main
 from prefrl.control import run_folder as rf
+from prefrl.control.config import TrainConfig
 from prefrl.control.ppo_config import PPOConfig
-from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.control.trainer import Trainer
 from prefrl.errors import PrefrlError
 
 TINY_PPO = PPOConfig(n_steps=128, batch_size=64, n_epochs=2)
@@ -96,20 +97,25 @@ def test_a_person_labels_a_classic_control_env_from_clips_filmed_with_env_render
          "--eval-episodes", "1", "--clip-size", "64", "--quiet", "--out", str(run), "--clips", str(clips)],
         cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.time() + 120  # the window opens once the trainer waits for the up-front labels
-    while not (
-        (run / rf.STORE).exists()
-        and LabelStore(run / rf.STORE, create=False).get_state("trainer") == "waiting for labels"
-    ):
-        assert trainer.poll() is None and time.time() < deadline, trainer.communicate()
-        time.sleep(0.2)
-    person = subprocess.Popen([sys.executable, "-m", "tests.label_driver", str(run), "ann", "--idle-exit", "60"],
-                              cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    procs = [trainer]
     try:
+        deadline = time.time() + 120  # the window opens once the trainer waits for the up-front labels
+        while not (
+            (run / rf.STORE).exists()
+            and LabelStore(run / rf.STORE, create=False).get_state("trainer") == "waiting for labels"
+        ):
+            assert trainer.poll() is None and time.time() < deadline, trainer.communicate()
+            time.sleep(0.2)
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "tests.label_driver", str(run), "ann", "--idle-exit", "60"],
+            cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        ))  # fmt: skip
         _, err = trainer.communicate(timeout=300)
     finally:
-        person.terminate()
-        person.wait()
+        for proc in procs:  # neither outlives the test, whatever happened
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
     assert trainer.returncode == 0, err
     store = LabelStore(run / rf.STORE, create=False)
     assert store.count_labels() >= 2 and all(r["annotator"] == "ann" for r in store.labels())

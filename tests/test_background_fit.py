@@ -8,7 +8,8 @@ import torch
 
 from prefrl.core.background_fit import BackgroundFitter, fit_and_normalise
 from prefrl.core.comparisons import PreferenceDataset
-from prefrl.core.reward import RewardConfig, RewardEnsemble
+from prefrl.core.reward import RewardEnsemble
+from prefrl.core.reward_config import RewardConfig
 from prefrl.errors import PrefrlError
 from tests.test_reward_ensemble import linear_task
 

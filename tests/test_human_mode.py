@@ -69,7 +69,8 @@ def test_a_human_run_waits_for_up_front_labels_stops_cleanly_and_resumes(tmp_pat
 
 def test_a_new_run_folder_holds_its_config_before_its_label_store(tmp_path):
     """A labelling window may open the moment labels.sqlite appears; config.json must already be beside it."""
-    from prefrl.control.trainer import TrainConfig, Trainer
+    from prefrl.control.config import TrainConfig
+    from prefrl.control.trainer import Trainer
 
     trainer = Trainer(TrainConfig(env="HalfCheetah-v5", teacher="human"), tmp_path / "run")
     assert (tmp_path / "run" / rf.STORE).exists()

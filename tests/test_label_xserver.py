@@ -91,8 +91,8 @@ def agreement_with_labels(run: Path, store: LabelStore) -> float:
     """Share of the labelled pairs (ties left out) that the run's saved reward ensemble orders as they were labelled."""
     import gymnasium as gym
 
+    from prefrl.control.config import TrainConfig
     from prefrl.control.segments import Segment, batch_features
-    from prefrl.control.trainer import TrainConfig
     from prefrl.core.comparisons import Choice
     from prefrl.core.reward import RewardEnsemble
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from prefrl.control.ppo_config import PPOConfig
-from prefrl.core.reward import RewardConfig
+from prefrl.core.reward_config import RewardConfig
 from prefrl.overrides import override_type
 from prefrl.text.config import TextPPOConfig
 

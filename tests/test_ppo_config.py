@@ -20,7 +20,7 @@ evaluation spacing, a whole number of the preset's rollouts."""
 def test_the_preference_side_resolves_to_the_same_settings_on_every_task_but_the_clip_length_in_steps():
     from dataclasses import asdict
 
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.config import TrainConfig
 
     tasks = {  # the paper's eight MuJoCo tasks and the steps 1.5 s of each is (capped at Reacher's 50-step episode)
         "HalfCheetah-v5": 30, "Hopper-v5": 188, "Walker2d-v5": 188, "Ant-v5": 30, "Swimmer-v5": 38,

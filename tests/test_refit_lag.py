@@ -4,9 +4,11 @@ every run, however fast the worker process was."""
 import pytest
 import torch
 
+from prefrl.control import person
 from prefrl.control import run_folder as rf
+from prefrl.control.config import TrainConfig
 from prefrl.control.ppo_config import PPOConfig
-from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.control.trainer import Trainer
 from prefrl.core.comparisons import Choice
 
 
@@ -20,19 +22,20 @@ def watched_run(folder, lag):
     trainer = Trainer(config, folder)
     seen: dict[int, list[tuple[int, int]]] = {}  # rollouts finished -> (model's fit count, steps) of each prediction
     asks: list[tuple[int, int | None]] = []  # (rollouts finished, lag asked for; None: fitted at once)
-    predict, query = trainer._predicted_reward, trainer.query
+    loop = trainer.loop
+    predict, query = loop.reward_env.reward_fn, loop.query
 
     def watched_predict(features):
-        seen.setdefault(trainer.rollouts, []).append((trainer.ensemble.fits, len(features)))
+        seen.setdefault(loop.rollouts, []).append((loop.ensemble.fits, len(features)))
         return predict(features)
 
     def watched_query(n, lag=None):
-        asks.append((trainer.rollouts, lag))
+        asks.append((loop.rollouts, lag))
         query(n, lag)
 
-    trainer._predicted_reward, trainer.query = watched_predict, watched_query
+    loop.reward_env.reward_fn, loop.query = watched_predict, watched_query
     trainer.run()
-    assert trainer.fitter is None  # the worker was stopped with the run
+    assert loop.fitter is None  # the worker was stopped with the run
     return seen, asks, torch.load(folder / rf.REWARD, weights_only=True)
 
 
@@ -67,17 +70,18 @@ def test_lagged_refits_change_the_run_but_not_when_labels_are_asked(runs):
 def test_labels_a_person_gave_while_a_refit_was_in_flight_reach_the_final_model(tmp_path):
     """`refit_if_new_labels` (the human path) waits for the fit in flight mid-run, but not after the last rollout."""
     trainer = Trainer(TrainConfig(env="Hopper-v5", labels=40, refit_lag=2, progress=False), tmp_path)
+    loop = trainer.loop
     try:
-        trainer._collect_random_segments(40)
-        trainer.query(10)  # the up-front fit, installed at once
-        trainer.query(6, lag=2)  # a refit in flight
-        items = list(trainer.segments)
-        late = trainer.store.add_queries([(items[0], items[1])])  # a person answers meanwhile
-        trainer.store.answer(late[0], Choice.LEFT, annotator="person")
-        trainer.refit_if_new_labels()
-        assert trainer._in_flight is not None and trainer.fitted_on == 16  # mid-run: no second fit queued
-        trainer.refit_if_new_labels(last=True)
-        assert trainer._in_flight is None and trainer.fitted_on == trainer.store.count_labels() == 17
+        loop.collect_random_segments(40)
+        loop.query(10)  # the up-front fit, installed at once
+        loop.query(6, lag=2)  # a refit in flight
+        items = list(loop.segments)
+        late = loop.store.add_queries([(items[0], items[1])])  # a person answers meanwhile
+        loop.store.answer(late[0], Choice.LEFT, annotator="person")
+        person.refit_if_new_labels(loop)
+        assert loop._in_flight is not None and loop.fitted_on == 16  # mid-run: no second fit queued
+        person.refit_if_new_labels(loop, last=True)
+        assert loop._in_flight is None and loop.fitted_on == loop.store.count_labels() == 17
         assert int(torch.load(tmp_path / rf.REWARD, weights_only=True)["fits"]) == 3
     finally:
         trainer.close()

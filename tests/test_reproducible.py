@@ -7,8 +7,9 @@ import torch
 from stable_baselines3 import PPO
 
 from prefrl.control import run_folder as rf
+from prefrl.control.config import TrainConfig
 from prefrl.control.ppo_config import PPOConfig
-from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.control.trainer import Trainer
 
 TIMING = {"wall_time", "refit_seconds", "reward_step_seconds", "update_seconds", "eval_seconds", "fit_seconds"}
 

@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from prefrl.core.comparisons import Choice, Comparison, PreferenceDataset
-from prefrl.core.reward import RewardConfig, RewardEnsemble
+from prefrl.core.reward import RewardEnsemble
+from prefrl.core.reward_config import RewardConfig
 
 
 def linear_task(n_items, n_pairs, seed, T=10, D=6):

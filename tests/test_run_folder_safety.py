@@ -15,8 +15,9 @@ import pytest
 
 from prefrl.cli import main
 from prefrl.control import run_folder as rf
+from prefrl.control.config import TrainConfig
 from prefrl.control.ppo_config import PPOConfig
-from prefrl.control.trainer import TrainConfig, Trainer
+from prefrl.control.trainer import Trainer
 
 
 class _Payload:

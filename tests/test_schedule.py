@@ -59,11 +59,12 @@ def test_schedule_refuses_a_halving_time_that_is_not_positive(halving):
 
 def test_a_run_records_its_label_halving_and_an_older_run_folder_keeps_the_papers(tmp_path):
     from prefrl.control import run_folder as rf
-    from prefrl.control.trainer import TrainConfig, Trainer
+    from prefrl.control.config import TrainConfig
+    from prefrl.control.trainer import Trainer
 
     trainer = Trainer(TrainConfig(env="HalfCheetah-v5", timesteps=80_000), tmp_path / "new")
-    assert trainer.schedule.halving == 5_000
+    assert trainer.loop.schedule.halving == 5_000
     saved = rf.read_json(tmp_path / "new" / rf.CONFIG)
     assert saved["label_halving"] == 5_000  # a later change of the default leaves this run's schedule alone
-    del saved["label_halving"]  # as written before the setting existed
+    del saved["label_halving"], saved["version"]  # as written before the setting (and the format's version) existed
     assert TrainConfig.from_dict(saved).label_halving == 2e6

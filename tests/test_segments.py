@@ -68,8 +68,9 @@ def test_short_segments_are_padded_and_masked():
 
 
 def test_up_front_collection_ends_even_when_the_buffer_is_smaller_than_what_it_collects(tmp_path):
-    from prefrl.control.trainer import TrainConfig, Trainer
+    from prefrl.control.config import TrainConfig
+    from prefrl.control.trainer import Trainer
 
     trainer = Trainer(TrainConfig(env="HalfCheetah-v5", buffer_size=5, segment_length=10), tmp_path)
-    trainer._collect_random_segments(12)
-    assert len(trainer.buffer) == 5 and trainer.pretrain_steps == 120
+    trainer.loop.collect_random_segments(12)
+    assert len(trainer.loop.buffer) == 5 and trainer.loop.pretrain_steps == 120

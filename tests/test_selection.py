@@ -52,10 +52,11 @@ def test_recent_pairs_only_pair_recent_items():
 
 
 def test_trainer_marks_the_last_episodes_segments_as_recent(tmp_path):
+    from prefrl.control.config import TrainConfig
     from prefrl.control.segments import Segment
-    from prefrl.control.trainer import TrainConfig, Trainer
+    from prefrl.control.trainer import Trainer
 
     trainer = Trainer(TrainConfig(env="HalfCheetah-v5", recent_episodes=2), tmp_path)
     segs = [Segment(*(np.zeros((1, 1)),) * 5, episode=e, start=0) for e in [0, 0, 1, 1, 2, 3, 3]]
-    assert trainer._recent_mask(segs, 1).tolist() == [False] * 4 + [True] * 3  # episodes 2 and 3
-    assert trainer._recent_mask(segs, 3).sum() == 6  # widened to at least 2n segments
+    assert trainer.loop.recent_mask(segs, 1).tolist() == [False] * 4 + [True] * 3  # episodes 2 and 3
+    assert trainer.loop.recent_mask(segs, 3).sum() == 6  # widened to at least 2n segments

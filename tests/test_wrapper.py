@@ -5,12 +5,16 @@ import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from prefrl.control.envs import make_env
-from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, fill_rollout_rewards
+from prefrl.control.wrappers import (
+    LearnedRewardBuffer,
+    LearnedRewardVecEnv,
+    RolloutRewardNormalize,
+    add_rollout_rewards,
+)
 
 
 class ScrambledReward(gym.Wrapper):
@@ -28,21 +32,6 @@ def fixed_reward(features):
     return x / (1 + np.abs(x))
 
 
-class RewardAtRolloutEnd(BaseCallback):
-    """What the trainer does with a deferred reward: fill it in once the rollout is complete."""
-
-    def __init__(self, reward_env, normalize):
-        super().__init__()
-        self.reward_env, self.normalize = reward_env, normalize
-
-    def _on_step(self):
-        return True
-
-    def _on_rollout_end(self):
-        loc = self.locals
-        fill_rollout_rewards(loc["rollout_buffer"], self.reward_env, self.normalize, loc["values"], loc["dones"])
-
-
 def learned_env(scramble: bool, seen: list, defer: bool, env_id="HalfCheetah-v5", n_envs=1, **make_kwargs):
     def make():
         env = Monitor(gym.make(env_id, **make_kwargs))
@@ -58,17 +47,20 @@ def learned_env(scramble: bool, seen: list, defer: bool, env_id="HalfCheetah-v5"
     truncations: list = []
     reward_env = LearnedRewardVecEnv(venv, fixed_reward, on_step=on_step, defer=defer)
     reward_env.truncations = truncations
-    if defer:
+    if defer:  # what a preference run does: the rollout buffer adds the reward once the rollout is complete
         normalize = RolloutRewardNormalize(reward_env, gamma=0.99)
-        return normalize, RewardAtRolloutEnd(reward_env, normalize)
+        return normalize, lambda buffer: add_rollout_rewards(buffer, reward_env, normalize)
     return VecNormalize(reward_env, gamma=0.99), None
 
 
 def train_params(scramble: bool, defer: bool = True, env_id="HalfCheetah-v5", rollouts=2, n_envs=1, **make_kwargs):
     seen: list = []
-    venv, callback = learned_env(scramble, seen, defer, env_id, n_envs, **make_kwargs)
-    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu")
-    model.learn(128 * n_envs * rollouts, callback=callback)
+    venv, before_returns = learned_env(scramble, seen, defer, env_id, n_envs, **make_kwargs)
+    buffer_class = LearnedRewardBuffer if defer else None
+    model = PPO("MlpPolicy", venv, n_steps=128, batch_size=64, n_epochs=2, seed=0, device="cpu",
+                rollout_buffer_class=buffer_class)  # fmt: skip
+    model.rollout_buffer.before_returns = before_returns
+    model.learn(128 * n_envs * rollouts)
     params = torch.cat([p.detach().flatten() for p in model.policy.parameters()])
     return params, model.rollout_buffer, np.concatenate(seen), venv
 
@@ -154,11 +146,12 @@ def test_only_envs_whose_steps_become_segments_record_the_mujoco_state():
 
 
 def test_the_training_env_of_a_run_records_the_state_only_for_envs_it_can_re_render(tmp_path):
-    from prefrl.control.trainer import TrainConfig, Trainer
+    from prefrl.control.config import TrainConfig
+    from prefrl.control.trainer import Trainer
 
     def records_state(env_id: str) -> bool:
         trainer = Trainer(TrainConfig(env=env_id, labels=50, timesteps=4096), tmp_path / env_id.replace("/", "_"))
-        venv = trainer._train_env()
+        venv = trainer.venv
         wrapper = venv.venv if isinstance(venv, VecNormalize) else venv
         assert isinstance(wrapper, LearnedRewardVecEnv)
         return wrapper._mujoco is not None

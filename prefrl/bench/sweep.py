@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tqdm import tqdm
 
 if TYPE_CHECKING:
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -93,9 +93,9 @@ class SweepConfig:
 
     def train_config(self, cell: Cell) -> TrainConfig:
         """The resolved settings the cell trains with, as its run folder's config.json records them."""
+        from prefrl.control.config import TrainConfig
         from prefrl.control.ppo_config import ppo_config_for
-        from prefrl.control.trainer import TrainConfig
-        from prefrl.core.reward import RewardConfig
+        from prefrl.core.reward_config import RewardConfig
 
         arm: dict[str, Any] = (
             {"reward": "true"}
@@ -161,7 +161,7 @@ def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
     A changed default (or flag) must not let old cells stand in for new ones: resumed, they would continue with
     their own settings; finished, they would be reported as if they ran with this sweep's.
     """
-    from prefrl.control.trainer import TrainConfig
+    from prefrl.control.config import TrainConfig
 
     found = []
     for cell in config.cells():
@@ -245,9 +245,7 @@ def unfinished(config: SweepConfig) -> list[Cell]:
 
 def steps_done(config: SweepConfig, todo: list[Cell]) -> int:
     """Steps run so far: all of each finished cell's, and the checkpoints of those in `todo`."""
-    return sum(
-        max(progress_of(c.folder(config.work)), 0) if c in todo else config.steps(c.env) for c in config.cells()
-    )
+    return sum(max(progress_of(c.folder(config.work)), 0) if c in todo else config.steps(c.env) for c in config.cells())
 
 
 def run_local(config: SweepConfig) -> dict[Cell, str]:

@@ -10,9 +10,8 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from torch import nn
-
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+ACTIVATIONS = ("relu", "tanh")
+"""Names of the torch activations a policy network may use (nn.ReLU, nn.Tanh)."""
 
 
 @dataclass
@@ -41,10 +40,12 @@ class PPOConfig:
         kw = asdict(self)
         for key in ("normalize", "log_std_init", "ortho_init", "net_arch", "activation"):
             kw.pop(key)
+        from torch import nn
+
         kw["policy_kwargs"] = dict(
             log_std_init=self.log_std_init,
             ortho_init=self.ortho_init,
-            activation_fn=ACTIVATIONS[self.activation],
+            activation_fn={"relu": nn.ReLU, "tanh": nn.Tanh}[self.activation],
             net_arch=dict(pi=list(self.net_arch), vf=list(self.net_arch)),
         )
         return kw
@@ -125,11 +126,17 @@ def ppo_problems(ppo: PPOConfig) -> list[str]:
 
 
 def new_ppo(
-    ppo: PPOConfig, venv: Any, seed: int | None = None, device: str = "cpu", tensorboard_log: str | None = None
+    ppo: PPOConfig,
+    venv: Any,
+    seed: int | None = None,
+    device: str = "cpu",
+    tensorboard_log: str | None = None,
+    rollout_buffer_class: type | None = None,
 ):  # type: ignore[no-untyped-def]
     """The stable-baselines3 PPO these settings describe, on venv: what training builds, and what resume and
-    `watch` rebuild before they load a checkpoint's weights into it."""
+    `watch` rebuild before they load a checkpoint's weights into it. `rollout_buffer_class`: SB3's hook for the
+    buffer a preference run rewards its rollouts in."""
     from stable_baselines3 import PPO
 
     return PPO("MlpPolicy", venv, seed=seed, device=device, verbose=0, tensorboard_log=tensorboard_log,
-               **ppo.ppo_kwargs())  # fmt: skip
+               rollout_buffer_class=rollout_buffer_class, **ppo.ppo_kwargs())  # fmt: skip

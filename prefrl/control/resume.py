@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from prefrl.control import run_folder as rf
-from prefrl.control.trainer import TrainConfig
+from prefrl.control.config import TrainConfig
 from prefrl.errors import PrefrlError
 
 MAY_CHANGE = ("timesteps", "labels")

@@ -101,7 +101,10 @@ def save_policy(model: PPO, folder: Path) -> None:
         "episode_num": torch.tensor(model._episode_num),
     }
     write_atomic(folder / CHECKPOINT, lambda tmp: torch.save(state, tmp))
-    write_atomic(folder / POLICY, lambda tmp: model.save(tmp))
+    # the export names no prefrl class, so plain SB3 loads it
+    write_atomic(
+        folder / POLICY, lambda tmp: model.save(tmp, exclude=["rollout_buffer_class", "rollout_buffer_kwargs"])
+    )
 
 
 def load_policy(model: PPO, folder: Path) -> None:

@@ -15,9 +15,9 @@ def rollout_states(run: Path, episodes: int, deterministic: bool, seed: int, max
     """(qpos, qvel, true return) of each episode played by the run's saved policy."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
+    from prefrl.control.config import read_config
     from prefrl.control.envs import env_facts, make_base_env
     from prefrl.control.ppo_config import new_ppo
-    from prefrl.control.trainer import read_config
 
     if not (run / rf.CHECKPOINT).exists() and not (run / rf.POLICY).exists():
         raise PrefrlError(

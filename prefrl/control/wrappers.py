@@ -176,21 +176,29 @@ class RolloutRewardNormalize(VecNormalize):
         return object.__new__, (VecNormalize,), state
 
 
-def fill_rollout_rewards(
-    buffer: RolloutBuffer,
-    reward_env: LearnedRewardVecEnv,
-    normalize: RolloutRewardNormalize | None,
-    last_values: torch.Tensor,
-    dones: np.ndarray,
+def add_rollout_rewards(
+    buffer: RolloutBuffer, reward_env: LearnedRewardVecEnv, normalize: RolloutRewardNormalize | None
 ) -> None:
-    """Put the learned reward of the rollout just collected into PPO's buffer and recompute its returns and
-    advantages (call from a callback's on_rollout_end, with its locals' `values` and `dones`). The env returned 0 at
-    every step, so the buffer holds only the discounted value of the final observation at truncations, which SB3
-    adds to the step's reward; the reward is added to that, as it would have been at the step."""
+    """Add the learned reward of the rollout just collected to PPO's buffer, scaled as VecNormalize would have. The
+    env returned 0 at every step, so the buffer holds only the discounted value of the final observation at
+    truncations, which SB3 adds to the step's reward; the reward is added to that, as it would have been at the step."""
     rewards, step_dones = reward_env.take_rollout()
     if rewards.shape != buffer.rewards.shape:
         raise RuntimeError(f"rewards for {rewards.shape} steps, a rollout buffer of {buffer.rewards.shape}")
     if normalize is not None:
         rewards = normalize.scale_rollout(rewards, step_dones)
     buffer.rewards += rewards
-    buffer.compute_returns_and_advantage(last_values=last_values, dones=dones)
+
+
+class LearnedRewardBuffer(RolloutBuffer):
+    """PPO's rollout buffer (SB3's `rollout_buffer_class`), which hands the finished rollout to `before_returns`
+    before computing its returns and advantages: there the learned reward of every step is added, predicted in one
+    batch by the model due for this rollout."""
+
+    before_returns: Callable[[RolloutBuffer], None] | None = None
+    """Set on the instance PPO builds (so that PPO's saved settings never hold it)."""
+
+    def compute_returns_and_advantage(self, last_values: torch.Tensor, dones: np.ndarray) -> None:
+        if self.before_returns is not None:
+            self.before_returns(self)
+        super().compute_returns_and_advantage(last_values=last_values, dones=dones)

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from prefrl.core.comparisons import PreferenceDataset
-from prefrl.core.reward import FitReport, RewardConfig, RewardEnsemble
+from prefrl.core.reward import FitReport, RewardEnsemble
+from prefrl.core.reward_config import RewardConfig
 from prefrl.errors import PrefrlError
 
 

@@ -24,65 +24,7 @@ from torch.nn import functional as F
 
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.records import write_atomic
-
-
-@dataclass
-class RewardConfig:
-    """Reward-ensemble settings; the defaults are the paper's."""
-
-    members: int = 3
-    """Ensemble size."""
-    hidden: int = 64
-    """Units in each hidden layer."""
-    layers: int = 2
-    """Hidden layers per member."""
-    random_response: float = 0.1
-    """Probability that the teacher answers uniformly at random: P(a>b) = r/2 + (1-r) sigmoid(Ra - Rb)."""
-    lr: float = 3e-4
-    """Adam learning rate."""
-    batch_size: int = 64
-    """Comparisons per member per gradient step."""
-    val_fraction: float = 1 / math.e
-    """Fraction of comparisons each member holds out for validation."""
-    initial_l2: float = 1e-4
-    """Starting L2 coefficient; adapted per member during training."""
-    l2_band: tuple[float, float] = (1.1, 1.5)
-    """Validation loss is kept between these multiples of training loss by adapting L2."""
-    initial_epochs: int = 100
-    """Passes over the training comparisons in the first fit, on the up-front labels."""
-    refit_epochs: int = 20
-    """Passes in each later refit (members are warm-started), enough for the model to catch up with the policy's
-    new behaviour (docs/notes/hopper.md). Capped by `refit_max_steps` when that is set."""
-    refit_max_steps: int | None = None
-    """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
-    predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time: faster runs, but
-    it cost return on Hopper-v5, so there is none by default (docs/notes/wall-clock.md)."""
-    l2_check_every: int = 50
-    """Gradient steps between L2 adaptations (and once at the end of every fit)."""
-
-
-def reward_config_problems(c: RewardConfig) -> list[str]:
-    """What is out of range in these settings, as "key=value: must be ...", before any fit runs on them."""
-    rules: list[tuple[str, bool, str]] = [
-        ("members", c.members >= 1, "at least 1"),
-        ("hidden", c.hidden >= 1, "at least 1"),
-        ("layers", c.layers >= 0, "0 or more"),
-        ("random_response", math.isfinite(c.random_response) and 0 <= c.random_response < 1, "in [0, 1)"),
-        ("lr", math.isfinite(c.lr) and c.lr > 0, "a positive number"),
-        ("batch_size", c.batch_size >= 1, "at least 1"),
-        ("val_fraction", math.isfinite(c.val_fraction) and 0 <= c.val_fraction < 1, "in [0, 1)"),
-        ("initial_l2", math.isfinite(c.initial_l2) and c.initial_l2 >= 0, "0 or more"),
-        (
-            "l2_band",
-            len(c.l2_band) == 2 and 0 < c.l2_band[0] <= c.l2_band[1],
-            "two numbers low,high with 0 < low <= high",
-        ),
-        ("initial_epochs", c.initial_epochs >= 1, "at least 1"),
-        ("refit_epochs", c.refit_epochs >= 1, "at least 1"),
-        ("refit_max_steps", c.refit_max_steps is None or c.refit_max_steps >= 1, "at least 1, or none"),
-        ("l2_check_every", c.l2_check_every >= 1, "at least 1"),
-    ]
-    return [f"{key}={getattr(c, key)}: must be {rule}" for key, ok, rule in rules if not ok]
+from prefrl.core.reward_config import RewardConfig
 
 
 def preference_probability(ret_a: torch.Tensor, ret_b: torch.Tensor, random_response: float) -> torch.Tensor:

@@ -203,7 +203,7 @@ def _train(args: argparse.Namespace) -> int:
     if started:  # resume: keep the run's settings; only the number of cycles (and threads) may change
         config = TextTrainConfig.from_dict(read_json(saved))
         given = given_options(args.parser, args.tokens[args.tokens.index(args.text_command) + 1 :])
-        flags = option_flags(given - TEXT_MAY_CHANGE, TEXT_FIELD_OF, args)
+        flags = option_flags(args.parser, given - TEXT_MAY_CHANGE, TEXT_FIELD_OF, args)
         refuse_other_settings(args.out, config, asked, flags, may_change="--cycles and --threads")
         config = replace(
             config,
