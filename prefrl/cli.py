@@ -208,6 +208,7 @@ def _train(args: argparse.Namespace) -> int:
         given = given_options(args.parser, args.tokens)
         check_named_again(saved.env, args.env if "env" in given else None, out)
         check_named_again(saved.teacher, args.teacher if "teacher" in given else None, out, "--teacher")
+        check_named_again(saved.selection, args.selection if "selection" in given else None, out, "--selection")
         if saved.teacher == CUSTOM:
             raise PrefrlError(
                 f"{out} was labelled by a teacher object from Python; resume it there: "

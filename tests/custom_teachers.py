@@ -21,3 +21,20 @@ class PrefersStill:
 
 
 NOT_A_TEACHER = 3
+
+
+SEEN: list[tuple] = []
+"""What most_active_pairs was handed: (clips, their type, member_returns' shape, pairs asked)."""
+
+
+def most_active_pairs(clips, member_returns, n, rng):
+    """A query strategy of a user's own: compare each of the n most active clips with a random other one."""
+    SEEN.append((len(clips), type(clips[0]).__name__, member_returns.shape, n))
+    activity = np.array([np.abs(c.actions).sum() for c in clips])
+    busy = np.argsort(-activity)[:n]
+    other = (busy + rng.integers(1, len(clips), size=n)) % len(clips)
+    return np.stack([busy, other], axis=1)
+
+
+def one_pair_only(clips, member_returns, n, rng):
+    return np.array([[0, 1]])

@@ -64,9 +64,11 @@ class TrainConfig:
     """PPO environment steps (the random policy's steps before PPO starts come on top, and are logged)."""
     seed: int = 0
     """Random seed: a run repeats exactly on one machine."""
-    selection: str = field(default="disagreement", metadata={"choices": list(STRATEGIES)})
+    selection: str = "disagreement"
     """How queries are chosen: disagreement (highest variance of P(a>b) across the ensemble among candidate pairs),
-    entropy (highest mean member entropy), recent (random pairs from the last episodes) or random."""
+    entropy (highest mean member entropy), recent (random pairs from the last episodes), random; or module:name, a
+    strategy of your own: a function (clips, member_returns, n, rng) -> n pairs of clip indices, given the recent
+    clips (with .obs, .actions, .true_rewards) and each ensemble member's predicted return of each clip (M x N)."""
     candidate_factor: int = 10
     """Disagreement and entropy draw this many times more candidate pairs than they ask."""
     recent_episodes: int = 10
@@ -134,6 +136,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if callable(self.env):  # an env class or factory of the user's own, recorded as module:name
             self.env = spec_of(self.env, "env")
+        if callable(self.selection):  # a strategy of the user's own, likewise
+            self.selection = spec_of(self.selection, "selection")
         if self.ppo is None or isinstance(self.ppo, dict):
             self.ppo = ppo_config_for(self.env, **(self.ppo or {}))
         if isinstance(self.reward_model, dict):
@@ -285,8 +289,13 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
                              eps_skip=config.eps_skip, eps_equal=config.eps_equal)  # fmt: skip
             except ValueError as exc:
                 raise PrefrlError(f"teacher settings: {exc}") from None
-        if config.selection not in STRATEGIES:
-            raise PrefrlError(f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}")
+        if is_code_spec(config.selection):
+            load(config.selection, "--selection")
+        elif config.selection not in STRATEGIES:
+            raise PrefrlError(
+                f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}, or name your own "
+                "as module:name"
+            )
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
         if not (math.isfinite(config.clip_seconds) and config.clip_seconds > 0):

@@ -36,7 +36,7 @@ from prefrl.core.store import LabelStore
 from prefrl.core.teachers import Teacher, as_teacher, make_teacher
 from prefrl.errors import PrefrlError
 from prefrl.media.clips import RenderPool
-from prefrl.user_code import is_code_spec
+from prefrl.user_code import is_code_spec, load
 
 BARREN_EPISODES = 20
 """The random policy gives up after this many episodes in a row end with no clip cut from them."""
@@ -68,6 +68,18 @@ def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
     corr = float(np.corrcoef(before, after)[0, 1]) if spread > 0 and after.std() > 0 else float("nan")
     slope = float(np.cov(before, after, bias=True)[0, 1] / spread**2) if spread > 0 else float("nan")
     return {"correlation": corr, "slope": slope, "level_shift": float(after.mean() - before.mean())}
+
+
+def checked_pairs(pairs: object, n: int, n_clips: int, config: TrainConfig) -> np.ndarray:
+    """A strategy of the user's own must give n pairs of indices of distinct clips: one line naming it if not."""
+    rows = np.asarray(pairs)
+    well_formed = rows.shape == (n, 2) and np.issubdtype(rows.dtype, np.integer)
+    if not well_formed or (rows.size and (rows.min() < 0 or rows.max() >= n_clips or (rows[:, 0] == rows[:, 1]).any())):
+        raise PrefrlError(
+            f"--selection {config.selection} gave {rows.shape} {rows.dtype} pairs; it must give {n} pairs (n x 2 "
+            f"integers) of two different clips among the {n_clips} it was handed"
+        )
+    return rows
 
 
 @dataclass
@@ -115,6 +127,8 @@ class PreferenceLoop:
             )
         )  # fmt: skip
         self.ensemble = RewardEnsemble(self.in_dim, c.reward_model, seed=c.seed, device=c.device)
+        self.selector = load(c.selection, "--selection") if is_code_spec(c.selection) else None
+        """A query-selection strategy of the user's own (after the first fit; the up-front pairs are random)."""
         self.buffer = SegmentBuffer(c.buffer_size)
         self.cutter = SegmentCutter(1, self.seg_len, seconds_per_step=self.dt)
         self.segments: dict[int, Segment] = {}  # labelled items, by store id
@@ -222,6 +236,8 @@ class PreferenceLoop:
         items, mask = batch_features(candidates, self.seg_len)
         fitted = self.ensemble.fits > 0
         returns = self.ensemble.member_returns(items, mask) if fitted else np.zeros((1, len(candidates)))
+        if fitted and self.selector is not None:
+            return checked_pairs(self.selector(candidates, returns, n, self.rng), n, len(candidates), self.config)
         strategy = self.config.selection if fitted else "random"
         recent = self.recent_mask(candidates, n)
         return select_pairs(strategy, returns, n, self.rng, self.config.candidate_factor, recent=recent)
