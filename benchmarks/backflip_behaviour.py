@@ -23,7 +23,7 @@ from prefrl.control.watch import rollout_states
 
 def describe(run: Path, episodes: int) -> str:
     env_id, played = rollout_states(run, episodes, deterministic=True, seed=10_000)
-    env = gym.make(env_id if "HopperBackflip" in env_id else "prefrl/HopperBackflip-v2")  # for airborne()
+    env = gym.make(env_id if "HopperBackflip" in env_id else "prefrl/HopperBackflip-v9")  # for airborne()
     env.reset(seed=0)
     hopper = env.unwrapped
     rows = []

@@ -1,74 +1,12 @@
 """Novel behaviours with a scripted oracle, to benchmark headless and then teach by hand in the labelling window.
 
 Each env's reward is its task's *hidden* true reward: with `prefrl train` the agent only ever sees the learned
-reward, and the synthetic oracle compares clips by this one (also in info["task_reward"]). The definitions:
+reward, and the synthetic oracle compares clips by this one (also in info["task_reward"]).
 
-HopperBackflip-v1: Hopper-v5's body with no early termination (1000 steps). Per step, the fraction of a full
-    backward turn the torso made (d(-pitch) / 2 pi), paid only while the hopper is airborne (every part at least
-    2 cm above the floor); forward rotation counts negative everywhere, so rocking the torso back in the air and
-    forward on the ground earns nothing. Plus 5 for every completed backward turn (net, since the episode began)
-    when the hopper next stands upright on the floor (torso height > 0.9, pitch within 0.5 rad of upright, not
-    airborne), provided the rotation paid since the last landing is at least half of each such turn. A clean
-    backflip that lands scores about 6; tumbling over on the ground scores nothing.
-HopperBackflip-v2 (1M steps: no landing): v1 shaped the way a person comparing clips
-    would judge. Rotation in the air pays only up to the next whole turn (over-rotating earns nothing more). A flight
-    that turned at least half a turn and comes down within 90 degrees of a completed turn is judged: the bonus of 5
-    is paid over the 25 steps from the touch-down, in proportion to uprightness at each (cos of the torso's tilt, 0
-    past 90 degrees, times its height: 0 at 0.4 m or lower, 1 from 1 m). A clean flip that sticks its landing scores
-    about 6, a near-landing a good part of that, touching down upright and falling over less, a crash on the back
-    about 1.
-HopperBackflip-v3 (1M steps: both arms jump backwards, none lands): v2, with backward rotation on the
-    floor paid at half rate, up to the same cap (the next whole turn). On v1 and v2 every clip is worth ~0 until the
-    hopper first turns in the air, so a preference run's labels carry no signal and it never starts; here leaning and
-    falling backwards beats standing, a one-turn tumble on the floor earns 0.5 at most (v0's 1.8-turn tumble earned
-    1.8), and only a flight that turns in the air and lands pays more. A turn must still be made in the air (at
-    least half) to be judged.
-HopperBackflip-v4 (1M steps: scripted-reward PPO lands flips, preference PPO makes none): v3, with the
-    landing graded over 100 steps (0.8 s) from the touch-down instead of 25. On v2 and v3, scripted-reward PPO
-    touched down 0.88 turns round, crouched on its folded leg (torso 0.5-0.7 m up), rocked on over it until the
-    torso stood upright 35-50 steps later, when the 25 steps were over, and tipped on backwards: the grade never saw
-    the hopper come upright, and would not have seen it stand up. Over 0.8 s a crouched landing that rises to
-    standing earns most of the bonus; one that sticks at once still earns the most.
-HopperBackflip-v5 (1M steps, seed 0: neither arm lands a flip): v4's oracle; the observation shows joint
-    velocities unclipped. Hopper-v5 clips them at 10 rad/s, and v4's scripted-reward flips spun at up to 37: the
-    learned reward could not tell a faster spin from a slower one past 10, where preference PPO's backward jumps
-    (10-12 rad/s) stopped.
-HopperBackflip-v6 (1M steps: scripted-reward PPO lands a flip and stands on all three seeds, preference
-    PPO turns three times in the air and lands none): v5 in episodes of 250 steps (2 s) instead of 1000, time for
-    one flip and its landing. In 1000-step episodes a preference run's hopper jumped once and lay on the floor for
-    the rest: 15 of every 16 clips showed it lying there, and in 98-99% of the pairs a v4 or v5 run asked about
-    neither clip held the jump (oracle return over 0.3).
-HopperBackflip-v7 (1M steps: as on v6, and with 1-s clips too): v6 (250-step episodes, velocities
-    unclipped) paying one turn an episode: rotation counts up to the first whole turn and only the first flight's
-    landing is graded. On v6 preference PPO learned to tumble backwards through three turns in the air, landing
-    folded on its hip each time, which v6's oracle paid about 2.6 (a flip landed standing about 5.9), and its reward
-    models ranked that tumble above a landed flip: more turns made up for the landing. Here a second turn earns
-    nothing, so clips past the first turn differ only in how the hopper lands.
-HopperBackflip-v8 (500k steps: scripted-reward PPO lands, preference PPO flies near-landings at 50-75k
-    steps, then tumbles on past the turn): v7, with half the landing bonus (2.5) paid at the touch-down itself, in
-    proportion to how near upright the torso comes down (cos of its tilt, 0 past 90 degrees); the other half is
-    graded over the 100 steps after, as before. On v7 preference PPO spun at up to 46-53 rad/s (scripted-reward PPO:
-    31-34) and came down 64 degrees or more past a whole turn, lying on the floor, where v7's grade (torso height
-    0.4 m or lower counts 0) pays every crash alike: none of the clips it labelled showed a landing worth anything,
-    so nothing told it to spin slower. Here a crash 60 degrees past upright earns 1.25, one 30 degrees past 2.2, and
-    standing up after the landing still earns the rest.
-HopperBackflip-v9 (1M steps, 1,400 labels: preference PPO comes down within 20 degrees of upright on
-    every seed, and on seed 2 lands the flip and stands up on its foot before tipping over backwards;
-    scripted-reward PPO sits down on its hip instead, which v9 pays, see v10): v8, charging 1 for each turn past the
-    first (in the air or on the floor, up to the furthest the torso has got). On v7 and v8 the turns after the first
-    were free, so once a preference run's hopper tumbled on past one turn, its clips were all worth the same (0.88
-    +- 0.003 on v8): the teacher's answers said nothing, and nothing brought it back to the near-landings it had
-    flown earlier. Here a tumble is worth less the further it goes, and a flip landed standing is charged nothing.
-HopperBackflip-v10 (1M steps, 1,400 labels: scripted-reward PPO lands on its foot and stands, preference
-    PPO comes down low, which v10 pays little, and lands none): v9, paying the touch-down share only to a torso that
-    comes down clear of the floor: in full from 0.6 m up, nothing at 0.3 m. v9's scripted-reward PPO came down
-    sitting on its hip, torso upright 0.24 m up with the leg folded over it, and v9 paid that touch-down as it pays
-    a landing on the foot.
-HopperBackflip-v0 (kept so its results can be reproduced): rotation pays on the ground as well and a
-    landing adds 1 per turn, so a clean flip scores about 2 and a 1.8-turn tumble that lies still about 1.8, which
-    is what both arms learned.
-HalfCheetahOneLeg: HalfCheetah-v5's body. Per step, the forward velocity, counted only while no part of the front
-    leg (thigh, shin, foot) touches the floor; otherwise 0. Running on the back leg alone is what pays.
+- `HopperBackflip` (`prefrl/HopperBackflip-v9`): a backflip landed on the foot. The oracle is built from parts
+  (`BackflipCounter`, `ShapedBackflipCounter`) whose settings earlier designs varied; what each obstacle was and
+  what fixed it is in docs/notes/backflip.md.
+- `HalfCheetahOneLeg` (`prefrl/HalfCheetahOneLeg-v0`): running on the back leg alone.
 """
 
 from __future__ import annotations
@@ -274,35 +212,58 @@ def backflip_rewards(
 
 
 class HopperBackflip(HopperEnv):
+    """## Description
+    Hopper-v5's body, taught to do a backflip and land it on its foot. The reward is a scripted oracle's: what a
+    person comparing two clips would prefer. Headless benchmarks teach it with the perfect synthetic teacher on this
+    reward; with `--teacher human` a person does the judging.
+
+    ## Action and observation spaces
+    As Hopper-v5: 3 torques in [-1, 1]; 11 numbers, positions then velocities, except that joint velocities are not
+    clipped (`velocity_clip`), so a fast spin can be told from a slower one.
+
+    ## Rewards
+    Per step: backward rotation of the torso, as a fraction of a turn, while airborne (every part 2 cm or more above
+    the floor), and at half that rate on the floor (`ground_share`), counted up to the first whole turn
+    (`paid_turns`); each turn past it costs `over_cost`, so a tumble is worth less the further it goes. A flight that
+    turned at least half a turn and comes down within 90 degrees of a completed turn is judged: `touch_share` of the
+    landing bonus (5) at the touch-down, by how near upright the torso comes down, and the rest over the next
+    `judged_steps` steps, by how upright and high the torso stands. A flip landed standing scores about 6.
+    `info["task_reward"]` repeats the step's reward.
+
+    ## Starting state and episode end
+    Hopper-v5's starting state; episodes never end early (falling is in the reward, not in the episode's length)
+    and last 250 steps (2 s), time for one flip and its landing.
+
+    ## Arguments
+    The oracle's settings (`landing_bonus`, `air_only`, `shaped`, `ground_share`, `judged_steps`, `paid_turns`,
+    `touch_share`, `over_cost`, `touch_height`; see `ShapedBackflipCounter`) and `velocity_clip`, then Hopper-v5's.
+
+    ## Version history
+    v9 is the design on which preference PPO landed a flip (docs/notes/backflip.md). v0-v8 and v10 are rebuilt from
+    `prefrl_envs.RETIRED` (CHANGELOG.md).
+    """
+
     def __init__(  # type: ignore[no-untyped-def]
         self,
         landing_bonus: float = 5.0,
         air_only: bool = True,
-        shaped: bool = False,
-        ground_share: float = 0.0,
-        judged_steps: int | None = None,
-        paid_turns: int | None = None,
-        touch_share: float = 0.0,
-        over_cost: float = 0.0,
+        shaped: bool = True,
+        ground_share: float = 0.5,
+        judged_steps: int | None = 100,
+        paid_turns: int | None = 1,
+        touch_share: float = 0.5,
+        over_cost: float = 1.0,
         touch_height: float = 0.0,
-        velocity_clip: float | None = 10.0,
+        velocity_clip: float | None = None,
         **kwargs,
     ) -> None:
-        self._velocity_clip = velocity_clip  # Hopper-v5 clips at 10; v5 shows the agent (and reward model) the lot
+        self._velocity_clip = velocity_clip  # Hopper-v5 clips at 10
         super().__init__(terminate_when_unhealthy=False, **kwargs)
-        self._oracle: dict[str, float | bool] = {"landing_bonus": landing_bonus, "air_only": air_only, "shaped": shaped}
-        if ground_share:  # v3's; earlier versions' settings stay as they were recorded
-            self._oracle["ground_share"] = ground_share
-        if judged_steps:  # v4's
-            self._oracle["judged_steps"] = judged_steps
-        if paid_turns:  # v7's
-            self._oracle["paid_turns"] = paid_turns
-        if touch_share:  # v8's
-            self._oracle["touch_share"] = touch_share
-        if over_cost:  # v9's
-            self._oracle["over_cost"] = over_cost
-        if touch_height:  # v10's
-            self._oracle["touch_height"] = touch_height
+        self._oracle: dict[str, float | bool | None] = dict(
+            landing_bonus=landing_bonus, air_only=air_only, shaped=shaped, ground_share=ground_share,
+            judged_steps=judged_steps, paid_turns=paid_turns, touch_share=touch_share, over_cost=over_cost,
+            touch_height=touch_height,
+        )  # fmt: skip
         self._counter: BackflipCounter | ShapedBackflipCounter | None = None
         import mujoco
 
@@ -348,6 +309,26 @@ def one_leg_reward(x_velocity: float, front_leg_on_floor: bool) -> float:
 
 
 class HalfCheetahOneLeg(HalfCheetahEnv):
+    """## Description
+    HalfCheetah-v5's body, running forward on its back leg alone.
+
+    ## Action and observation spaces
+    As HalfCheetah-v5: 6 torques in [-1, 1]; 17 numbers (positions without the x coordinate, then velocities).
+
+    ## Rewards
+    Per step, the forward velocity, counted only while no part of the front leg (thigh, shin, foot) touches the
+    floor; otherwise 0. `info["task_reward"]` repeats it.
+
+    ## Starting state and episode end
+    As HalfCheetah-v5: 1000 steps, never ending early.
+
+    ## Arguments
+    HalfCheetah-v5's.
+
+    ## Version history
+    v0: the only design.
+    """
+
     FRONT_LEG = ("fthigh", "fshin", "ffoot")
 
     def __init__(self, **kwargs) -> None:  # type: ignore[no-untyped-def]

@@ -30,18 +30,23 @@ class FallPenalty(gym.Wrapper):
 
 
 def paper_hopper(**kwargs) -> gym.Env:  # type: ignore[no-untyped-def]
+    """`prefrl/PaperHopper-v0`: Hopper-v5 with no control cost, 1000-step episodes that never end early, and -1 a
+    step while fallen over (unhealthy) instead of the healthy bonus. Spaces and starting state as Hopper-v5;
+    arguments are Hopper-v5's."""
     from gymnasium.envs.mujoco.hopper_v5 import HopperEnv
 
     return FallPenalty(HopperEnv(terminate_when_unhealthy=False, ctrl_cost_weight=0.0, **kwargs))
 
 
 def paper_walker2d(**kwargs) -> gym.Env:  # type: ignore[no-untyped-def]
+    """`prefrl/PaperWalker2d-v0`: Walker2d-v5 changed as `paper_hopper` changes Hopper-v5."""
     from gymnasium.envs.mujoco.walker2d_v5 import Walker2dEnv
 
     return FallPenalty(Walker2dEnv(terminate_when_unhealthy=False, ctrl_cost_weight=0.0, **kwargs))
 
 
 def paper_half_cheetah(**kwargs) -> gym.Env:  # type: ignore[no-untyped-def]
+    """`prefrl/PaperHalfCheetah-v0`: HalfCheetah-v5 with no control cost (it never ends early anyway)."""
     from gymnasium.envs.mujoco.half_cheetah_v5 import HalfCheetahEnv
 
     return HalfCheetahEnv(ctrl_cost_weight=0.0, **kwargs)

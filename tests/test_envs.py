@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from prefrl_envs import ENVS, EPISODE_STEPS
+from prefrl_envs import ENVS, EPISODE_STEPS, RETIRED
 from prefrl_envs.behaviours import backflip_rewards, one_leg_reward
 
 import prefrl  # noqa: F401  (registers prefrl/... ids)
@@ -17,8 +17,7 @@ def test_each_env_passes_gymnasiums_checker_and_runs_a_fixed_horizon_of_1000_ste
     env = gym.make(env_id)
     check_env(env.unwrapped, skip_render_check=True)
     assert env.spec.max_episode_steps == EPISODE_STEPS.get(env_id, 1000)
-    # 2 s, one flip; the paper's variants keep 1000
-    assert EPISODE_STEPS == {f"prefrl/HopperBackflip-v{v}": 250 for v in (6, 7, 8, 9, 10)}
+    assert EPISODE_STEPS == {"prefrl/HopperBackflip-v9": 250}  # 2 s, one flip; the paper's variants keep 1000
     assert not getattr(env.unwrapped, "_terminate_when_unhealthy", False)  # episodes never end early: no
     # termination leaks the reward
     env.close()
@@ -80,22 +79,46 @@ def test_a_landed_turn_pays_its_bonus_only_if_at_least_half_of_it_was_made_in_th
     assert total == pytest.approx(round(air_share * 100) / 100 + bonus)
 
 
-def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing_as_in_session_8():
+def test_exactly_one_id_per_behaviour_is_registered_and_the_readme_names_them_all():
+    from pathlib import Path
+
+    registered = {env_id for env_id in gym.registry if env_id.startswith("prefrl/")}
+    assert registered == set(ENVS) == {
+        "prefrl/PaperHopper-v0", "prefrl/PaperWalker2d-v0", "prefrl/PaperHalfCheetah-v0",
+        "prefrl/HopperBackflip-v9", "prefrl/HalfCheetahOneLeg-v0",
+    }  # fmt: skip
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert all(f"`{env_id}`" in readme for env_id in ENVS)
+    assert not set(RETIRED) & registered
+
+
+def test_the_registered_backflip_is_v9_and_every_retired_design_is_rebuilt_from_its_arguments():
+    def oracle(**kwargs):
+        steps = kwargs.pop("max_episode_steps", None)
+        env = gym.make("prefrl/HopperBackflip-v9", **({"max_episode_steps": steps} if steps else {}), **kwargs)
+        return env.unwrapped._oracle, env.spec.max_episode_steps, env.unwrapped._velocity_clip
+
+    old = {"landing_bonus": 5.0, "air_only": True, "shaped": False, "ground_share": 0.0, "judged_steps": None,
+           "paid_turns": None, "touch_share": 0.0, "over_cost": 0.0, "touch_height": 0.0}  # fmt: skip
+    design = {v: oracle(**RETIRED.get(f"prefrl/HopperBackflip-v{v}", {})) for v in range(11)}
+    assert design[0] == ({**old, "landing_bonus": 1.0, "air_only": False}, 1000, 10.0)
+    assert design[1] == (old, 1000, 10.0)
+    assert design[2] == ({**old, "shaped": True}, 1000, 10.0)
+    assert design[3] == ({**design[2][0], "ground_share": 0.5}, 1000, 10.0)
+    assert design[4] == ({**design[3][0], "judged_steps": 100}, 1000, 10.0)
+    assert design[5] == (design[4][0], 1000, None)  # what the agent sees, not the oracle
+    assert design[6] == (design[4][0], 250, None)  # 2-s episodes
+    assert design[7] == ({**design[6][0], "paid_turns": 1}, 250, None)
+    assert design[8] == ({**design[7][0], "touch_share": 0.5}, 250, None)
+    assert design[9] == ({**design[8][0], "over_cost": 1.0}, 250, None)  # the registered one, with no arguments
+    assert design[10] == ({**design[9][0], "touch_height": 0.6}, 250, None)
+
+
+def test_backflip_v0_oracle_pays_ground_rotation_and_1_per_landing():
     up = np.full(40, 1.25)
     v0 = {"landing_bonus": 1.0, "air_only": False}
     assert backflip_rewards(_flip(), up, np.zeros(40, dtype=bool), **v0).sum() == pytest.approx(2.0)
     assert backflip_rewards(_flip(), np.full(40, 0.3), **v0).sum() == pytest.approx(1.0)
-    registered = {v: gym.make(f"prefrl/HopperBackflip-v{v}").unwrapped._oracle for v in range(11)}
-    assert registered[0] == {**v0, "shaped": False}
-    assert registered[1] == {"landing_bonus": 5.0, "air_only": True, "shaped": False}
-    assert registered[2] == {"landing_bonus": 5.0, "air_only": True, "shaped": True}
-    assert registered[3] == {"landing_bonus": 5.0, "air_only": True, "shaped": True, "ground_share": 0.5}
-    assert registered[4] == {**registered[3], "judged_steps": 100}
-    assert registered[5] == registered[6] == registered[4]  # v5, v6 change what the agent sees, not the oracle
-    assert registered[7] == {**registered[6], "paid_turns": 1}
-    assert registered[8] == {**registered[7], "touch_share": 0.5}
-    assert registered[9] == {**registered[8], "over_cost": 1.0}
-    assert registered[10] == {**registered[9], "touch_height": 0.6}
 
 
 def _flight_and_landing(turns: float, after_pitch=None, after_height=None, steps: int = 40, after: int = 30):
@@ -297,7 +320,7 @@ def test_backflip_v10_pays_the_touch_down_only_to_a_torso_that_comes_down_clear_
 
 
 def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_only_then():
-    env = gym.make("prefrl/HopperBackflip-v1")
+    env = gym.make("prefrl/HopperBackflip-v9", **RETIRED["prefrl/HopperBackflip-v1"])
     env.reset(seed=0)
     hopper = env.unwrapped
     for _ in range(20):  # settle on the floor
@@ -317,7 +340,7 @@ def test_backflip_env_knows_when_the_hopper_is_off_the_floor_and_pays_rotation_o
 def test_backflip_v5_shows_the_spin_of_a_flip_which_hopper_v5s_observation_clips_at_10():
     observed = {}
     for version in (4, 5):
-        env = gym.make(f"prefrl/HopperBackflip-v{version}")
+        env = gym.make("prefrl/HopperBackflip-v9", **RETIRED[f"prefrl/HopperBackflip-v{version}"])
         env.reset(seed=0)
         hopper = env.unwrapped
         qpos, qvel = hopper.data.qpos.copy(), hopper.data.qvel.copy()
@@ -334,7 +357,7 @@ def test_backflip_v5_shows_the_spin_of_a_flip_which_hopper_v5s_observation_clips
 
 
 def test_a_hopper_kicking_on_the_floor_is_not_airborne_though_it_loses_contact_for_millimetres():
-    env = gym.make("prefrl/HopperBackflip-v1")
+    env = gym.make("prefrl/HopperBackflip-v9", **RETIRED["prefrl/HopperBackflip-v1"])
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     lying_in_air = 0

@@ -133,6 +133,7 @@ def write_report(config: SweepConfig, results: Path, command: str) -> str:
         writer = csv.DictWriter(f, fieldnames=SCORE_COLUMNS)
         writer.writeheader()
         writer.writerows(score_rows)
+    write_baselines(config, data, results / "baselines.csv")
     summary = "\n".join(
         [
             "# Sweep summary",
@@ -169,6 +170,25 @@ def _csv_value(value: float | None) -> str | float:
     if value is None:
         return ""
     return int(value) if float(value).is_integer() and abs(value) < 2**53 else value
+
+
+BASELINE_COLUMNS = ["env", "seeds", "steps", "true_reward_mean", "true_reward_std", "untrained"]
+
+
+def write_baselines(config: SweepConfig, data: dict[Cell, list[dict[str, float]]], path: Path) -> None:
+    """True-reward PPO on its own, per task, over the seeds whose run finished: the level every score is measured
+    against, to hold up to what PPO is known to reach."""
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=BASELINE_COLUMNS)
+        writer.writeheader()
+        for env in config.envs:
+            steps = config.steps(env)
+            runs = [data.get(Cell(env, seed), []) for seed in config.seeds]
+            finals = [final_return(rows, math.inf) for rows in runs if rows and rows[-1]["timesteps"] >= steps]
+            writer.writerow(dict(zip(BASELINE_COLUMNS, [
+                env, len(finals), steps, np.mean(finals) if finals else math.nan, _std(finals) if finals else math.nan,
+                untrained_return([rows for rows in runs if rows]),
+            ])))  # fmt: skip
 
 
 def _over_tasks(per_variant: dict[tuple[int, str, str], dict[str, TaskScore]]) -> list[str]:

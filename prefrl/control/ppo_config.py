@@ -91,7 +91,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def env_family(env_id: str) -> str:
-    """'Hopper' for 'Hopper-v5'; 'HopperBackflip' for 'prefrl/HopperBackflip-v1': presets are per family."""
+    """'Hopper' for 'Hopper-v5'; 'HopperBackflip' for 'prefrl/HopperBackflip-v9': presets are per family."""
     return env_id.split("/")[-1].split("-")[0]
 
 
