@@ -98,6 +98,10 @@ class TrainConfig:
     """Human teacher: never wait for labels after the up-front ones (the paper's fully asynchronous mode)."""
     buffer_size: int = 2000
     """Queries are drawn from this many most recent clips."""
+    exploration: float = 0.0
+    """Optimism where the reward model is unsure: the reward PPO sees gains this times the spread (std) of the
+    ensemble members' normalised predictions of each step, fading to 0 by the end of the run (RUNE, Liang et al.
+    2022); 0 turns it off."""
     reward_level: str = field(default="auto", metadata={"choices": list(REWARD_LEVELS)})
     """The learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were cut
     short by the end of an episode (the comparisons fix it) and zeroes it elsewhere; zero always (the paper's
@@ -298,6 +302,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             )
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
+        if not (math.isfinite(config.exploration) and config.exploration >= 0):
+            raise PrefrlError(f"--exploration must be 0 or more, not {config.exploration}")
         if not (math.isfinite(config.clip_seconds) and config.clip_seconds > 0):
             raise PrefrlError(f"--clip-seconds must be a positive number of seconds, not {config.clip_seconds}")
         if config.teacher == HUMAN and not facts.mujoco:

@@ -188,7 +188,12 @@ class PreferenceLoop:
 
     # 2. the reward PPO sees -------------------------------------------------------------------------------------
     def predicted_reward(self, features: np.ndarray) -> np.ndarray:
-        return self.ensemble.predict(features, keep_level=self.keep_level)
+        reward = self.ensemble.predict(features, keep_level=self.keep_level)
+        if self.config.exploration and self.ensemble.fits:  # optimism where the members disagree, fading out
+            done = self.rollouts * self.config.ppo.n_steps / self.config.timesteps
+            weight = self.config.exploration * max(0.0, 1.0 - done)
+            reward = reward + weight * self.ensemble.spread(features, keep_level=self.keep_level)
+        return reward
 
     def reward_rollout(self, buffer: RolloutBuffer) -> None:
         """The rollout just collected gets its learned reward, predicted in one batch by the model due for it (a

@@ -157,6 +157,15 @@ class RewardEnsemble:
             h = np.maximum(h, 0.01 * h)  # leaky ReLU (slope < 1)
         return (h @ out + bias)[:, 0]
 
+    @torch.no_grad()
+    def spread(self, features: np.ndarray, keep_level: bool | None = None) -> np.ndarray:
+        """How much the members disagree about each step's reward: the std across members of their normalised
+        predictions, levelled as `predict` levels them. (N, D) -> (N,)."""
+        raw = self.member_rewards(features)
+        keep = self.level_identified if keep_level is None else keep_level
+        centred = raw if keep else raw - self.out_mean[:, None]
+        return (centred / self.out_std[:, None]).std(0, unbiased=False).cpu().numpy()
+
     def _fuse(self) -> tuple:
         """All members as one network: inputs standardised inside the first layer, hidden layers side by side (block
         diagonal), and the last layer folded with each member's output normalisation and the ensemble mean."""
