@@ -308,13 +308,57 @@ def _label_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run", type=Path, help="run folder")
     p.add_argument("--annotator", default=os.environ.get("USER") or "person", help="your name (default: %(default)s)")
     p.add_argument("--clip-size", type=int, default=384, help="on-screen size of each clip (default: %(default)s)")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="no window: print how the run was labelled (per annotator: labels, median seconds to decide, agreement "
+        "with the oracle that reads the hidden true reward; per pair of annotators: Cohen's kappa on the queries both "
+        "answered, see prefrl train --overlap) and write them to RUN/label_stats.csv and RUN/label_agreement.csv",
+    )
     p.set_defaults(func=_label)
+
+
+def item_score(payload: bytes) -> float | None:
+    """An item's hidden true score: a control clip's true return, a text completion's gold score."""
+    import io
+    import json
+
+    import numpy as np
+
+    if payload[:2] == b"PK":  # an npz: a clip
+        with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+            return float(z["true_rewards"].sum())
+    gold = json.loads(payload).get("gold")
+    return None if gold is None else float(gold)
+
+
+def _label_stats(run: Path) -> int:
+    from prefrl.core.agreement import label_stats, write_stats
+    from prefrl.core.store import LabelStore
+
+    store = LabelStore(run / "labels.sqlite", create=False)
+    try:
+        stats, pairs = label_stats(store, item_score)
+    finally:
+        store.close()
+    print("annotator  labels  median s  agrees with the oracle")
+    for s in stats:
+        oracle = f"{s.oracle_agreement:.2f} of {s.oracle_compared}" if s.oracle_compared else "-"
+        print(f"{s.annotator:<10} {s.labels:>6}  {s.median_seconds:>8.1f}  {oracle}")
+    for p in pairs:
+        print(f"{p.annotator} and {p.other}: {p.shared} queries both answered, agreement {p.agreement:.2f}, "
+              f"Cohen's kappa {p.kappa:.2f}")  # fmt: skip
+    for path in write_stats(run, stats, pairs):
+        print(f"written: {path}")
+    return 0
 
 
 def _label(args: argparse.Namespace) -> int:
     from prefrl.ui.window import LabelWindow, WindowConfig
 
     run = _run_dir(args.run)
+    if args.stats:
+        return _label_stats(run)
     window = LabelWindow(run, args.annotator, WindowConfig(clip_size=args.clip_size))
     try:
         window.run()

@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--pause", type=float, default=0.0, help="seconds between labels")
     p.add_argument("--idle-exit", type=float, default=3.0, help="quit after this long with nothing to label")
     p.add_argument("--lease", type=float, default=60.0)
+    p.add_argument("--hold", action="store_true", help="after --max-labels, keep the next pair on screen unanswered")
     args = p.parse_args()
 
     def ack(query_id, choice):
@@ -39,7 +40,15 @@ def main() -> None:
     print("ready", flush=True)
     given, idle_since = 0, time.time()
     try:
-        while given < args.max_labels and window.step():
+        while (given < args.max_labels or args.hold) and window.step():
+            if given >= args.max_labels:  # holding the next pair on screen, as a person who has not decided yet
+                if window.current is not None:
+                    print(f"showing {window.current.query_id}", flush=True)
+                    while window.step():
+                        time.sleep(0.02)
+                    break
+                time.sleep(0.005)
+                continue
             if window.current is not None:
                 time.sleep(args.pause)
                 key = pygame.K_LEFT if window.current.query_id % 2 else pygame.K_RIGHT

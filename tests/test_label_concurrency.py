@@ -63,3 +63,32 @@ def test_a_window_killed_mid_way_keeps_every_label_it_acknowledged(tmp_path):
     rest = start_window(tmp_path / "run", "bob", "--idle-exit", "4")
     rest.communicate(timeout=240)
     assert store.count_labels() == len(queries)
+
+
+def test_a_window_restarted_after_a_kill_takes_back_its_claims_at_once_the_pair_on_screen_first(tmp_path):
+    """The claims of a killed window are not left locked for the lease (60 s here): the same annotator's next
+    window has them at once, starting with the pair the person was looking at."""
+    queries = make_label_run(tmp_path / "run", 12)
+    first = start_window(tmp_path / "run", "ann", "--max-labels", "2", "--hold")
+    lines = []
+    while not lines or not lines[-1].startswith("showing"):
+        lines.append(first.stdout.readline().strip())
+        assert first.poll() is None, lines
+    on_screen = int(lines[-1].split()[1])
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", create=False)
+    held = [q for q in queries if q not in acks(lines) and _claimed_by(store, q) == "ann"]
+    assert on_screen in held and len(held) >= 2  # the window prepares pairs ahead of the person
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    started = time.time()
+    second = start_window(tmp_path / "run", "ann", "--max-labels", "3", "--idle-exit", "5")
+    out = second.communicate(timeout=120)[0].splitlines()
+    order = [int(line.split()[1]) for line in out if line.startswith("ack ")]
+    assert order[0] == on_screen  # the pair on screen first
+    assert set(order[: len(held)]) <= set(held)  # then the rest of what the killed window held
+    assert time.time() - started < 60  # long before the killed window's leases ran out
+
+
+def _claimed_by(store, query_id):
+    row = store._db.execute("SELECT claimed_by FROM queries WHERE id = ?", (query_id,)).fetchone()
+    return row[0]

@@ -147,9 +147,9 @@ def test_the_pair_on_an_annotators_screen_is_the_last_one_shown_to_them_until_th
     store, qs = _store_with_queries(tmp_path, 3)
     first, second = store.claim("ann"), store.claim("ann")
     assert store.showing("ann") is None and store.count_shown() == 0
-    store.mark_shown(first[0])
+    store.mark_shown(first[0], "ann")
     time.sleep(0.01)
-    store.mark_shown(second[0])
+    store.mark_shown(second[0], "ann")
     assert store.showing("ann") == second and store.showing("someone else") is None
     store.answer(second[0], Choice.LEFT, annotator="ann")
     assert store.showing("ann") == first
@@ -202,3 +202,93 @@ def test_a_damaged_store_is_named_as_not_readable(tmp_path):
     (tmp_path / "labels.sqlite").write_bytes(b"not a database, just bytes" * 100)
     with pytest.raises(StoreError, match="not a readable prefrl label store"):
         LabelStore(tmp_path / "labels.sqlite")
+
+
+def test_a_restarted_window_takes_back_its_annotators_claims_at_once_the_one_on_screen_first(tmp_path, monkeypatch):
+    from prefrl.core import store as store_module
+
+    monkeypatch.setattr(store_module, "STALE_S", 0.05)  # a window unseen this long is gone (10 s in use)
+    store, qs = _store_with_queries(tmp_path, 4)
+    killed = store.open_window("ann")
+    held = [store.claim("ann", window=killed)[0] for _ in range(3)]
+    store.mark_shown(held[0], "ann", killed)
+    time.sleep(0.01)
+    store.mark_shown(held[1], "ann", killed)  # on screen when the window died
+    assert store.claim("bob")[0] == qs[3]  # another person gets the rest, not these
+    time.sleep(0.1)  # the window stops renewing: killed
+    restarted = store.open_window("ann")
+    again = [store.claim("ann", window=restarted)[0] for _ in range(3)]
+    assert again == [held[1], held[0], held[2]]  # the pair on screen first, then the others, at once
+    assert store.claim("bob") is None  # the leases still run: nobody else could have taken them yet
+
+
+def test_a_live_window_of_the_same_annotator_keeps_its_claims(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 2)
+    first, second = store.open_window("ann"), store.open_window("ann")
+    assert store.claim("ann", window=first)[0] == qs[0]
+    assert store.claim("ann", window=second)[0] == qs[1]  # not the first window's: it is alive
+
+
+def test_undo_acts_only_on_labels_the_window_gave_even_under_the_same_name(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 2)
+    left, right = store.open_window("ann"), store.open_window("ann")
+    store.answer(qs[0], Choice.LEFT, "ann", window=left)
+    store.answer(qs[1], Choice.RIGHT, "ann", window=right)  # the newer label, from the other window
+    undone = store.undo_last("ann", window=left)
+    assert undone.query_id == qs[0] and undone.choice is Choice.LEFT
+    assert [r["window"] for r in store.labels() if r["undone_at"] is None] == [right]
+    assert store.undo_last("ann", window=left) is None  # nothing more of its own
+
+
+def test_every_showing_is_kept_and_a_label_times_its_own_annotators_showing(tmp_path):
+    store, qs = _store_with_queries(tmp_path, 1)
+    store.mark_shown(qs[0], "ann", "w1")
+    time.sleep(0.02)
+    store.release("ann", [qs[0]])
+    store.mark_shown(qs[0], "bob", "w2")  # shown again, to someone else
+    bob_saw = store.showings()[-1]["shown_at"]
+    store.answer(qs[0], Choice.LEFT, "bob", window="w2")
+    assert [(r["annotator"], r["window"]) for r in store.showings()] == [("ann", "w1"), ("bob", "w2")]
+    assert store.labels()[0]["shown_at"] == bob_saw  # bob's own time to decide, not from ann's showing
+
+
+def test_an_overlap_query_goes_to_a_second_annotator_costs_no_budget_and_both_labels_train(tmp_path):
+    store = LabelStore(tmp_path / "labels.sqlite")
+    ids = store.add_items("segment", [b"x"] * 4)
+    single, double = store.add_queries([(ids[0], ids[1]), (ids[2], ids[3])], wanted=[1, 2])
+    for query in (single, double):
+        assert store.claim("ann")[0] == query
+        store.answer(query, Choice.LEFT, "ann")
+    assert store.claim("ann") is None and store.count_available("ann") == 0  # never twice to one person
+    assert store.count_available("bob") == 1 and store.claim("bob")[0] == double
+    store.answer(double, Choice.RIGHT, "bob")
+    assert store.count_labels() == 2 and store.count_standing() == 3  # the budget counts queries, refits labels
+    assert [(c.a, c.b, c.choice) for c in store.comparisons()][-2:] == [
+        (ids[2], ids[3], Choice.LEFT), (ids[2], ids[3], Choice.RIGHT)
+    ]  # fmt: skip
+    assert store.claim("carol") is None  # two labels were wanted, two were given
+
+
+def test_label_stats_count_what_hand_made_labels_say(tmp_path):
+    import json
+
+    from prefrl.core.agreement import cohen_kappa, label_stats
+
+    store = LabelStore(tmp_path / "labels.sqlite")
+    golds = [3.0, 1.0, 2.0, 5.0, 0.0, 4.0]
+    ids = store.add_items("completion", [json.dumps({"gold": g}).encode() for g in golds])
+    qs = store.add_queries([(ids[0], ids[1]), (ids[2], ids[3]), (ids[4], ids[5])], wanted=[2, 2, 2])
+    answers = {"ann": ["left", "right", "right"], "bob": ["left", "left", "equal"]}
+    for who, choices in answers.items():
+        for q, c in zip(qs, choices):
+            store.mark_shown(q, who, who)
+            store.answer(q, Choice(c), who, window=who)
+    stats, pairs = label_stats(store, lambda payload: json.loads(payload)["gold"])
+    by = {s.annotator: s for s in stats}
+    assert by["ann"].labels == 3 and by["ann"].oracle_agreement == 1.0 and by["ann"].oracle_compared == 3
+    assert by["bob"].oracle_agreement == 0.5 and by["bob"].oracle_compared == 2  # "equal" is not compared
+    assert 0 <= by["ann"].median_seconds < 1
+    (pair,) = pairs
+    assert (pair.annotator, pair.other, pair.shared) == ("ann", "bob", 3) and pair.agreement == 1 / 3
+    # by hand: observed 1/3; ann says left 1/3, right 2/3; bob left 2/3, equal 1/3: chance 2/9
+    assert pair.kappa == cohen_kappa(answers["ann"], answers["bob"]) == (1 / 3 - 2 / 9) / (1 - 2 / 9)

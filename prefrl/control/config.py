@@ -96,6 +96,9 @@ class TrainConfig:
     so a person's labels shape the run they were asked for (default: 5% of the budget, at least 1)."""
     no_wait: bool = False
     """Human teacher: never wait for labels after the up-front ones (the paper's fully asynchronous mode)."""
+    overlap: float = 0.0
+    """Human teacher: this share of queries goes to a second annotator too, to measure agreement (`prefrl label RUN
+    --stats`); the second label costs no budget and trains like any other."""
     buffer_size: int = 2000
     """Queries are drawn from this many most recent clips."""
     exploration: float = 0.0
@@ -310,6 +313,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             if config.camera is not None:
                 raise PrefrlError(f"--camera chooses a MuJoCo camera; {config.env} is filmed with its env.render()")
             check_filming(config.env)  # its clips are filmed as it runs, not re-rendered later
+        if not (math.isfinite(config.overlap) and 0 <= config.overlap <= 1):
+            raise PrefrlError(f"--overlap is a share of the queries, in [0, 1], not {config.overlap}")
         if config.max_lag is not None and config.max_lag < 0:
             raise PrefrlError(f"--max-lag counts labels a person may fall behind by: 0 or more, not {config.max_lag}")
         if config.teacher == HUMAN and facts.mujoco and config.camera is not None:

@@ -59,7 +59,7 @@ def _clip_from(record: dict[str, Any], where: str) -> Segment:
 def labelled(store: LabelStore) -> tuple[dict[int, Segment], list[dict[str, Any]]]:
     """The clips a store's standing labels compare, by item id, and those labels (oldest first)."""
     rows = [r for r in store.labels() if r["undone_at"] is None]
-    latest = {r["query_id"]: r for r in rows}  # the latest label of a query stands, as the trainer counts it
+    latest = {(r["query_id"], r["annotator"]): r for r in rows}  # each annotator's latest stands, as refits count
     rows = sorted(latest.values(), key=lambda r: r["id"])
     ids = sorted({int(r[k]) for r in rows for k in ("item_a", "item_b")})
     clips = {i: Segment.from_bytes(payload) for i, payload in store.items(ids).items()}

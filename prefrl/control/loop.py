@@ -116,6 +116,7 @@ class PreferenceLoop:
         self.frame_size = c.clip_size if self.human and not self.mujoco else None
         """Human runs on an env without MuJoCo state film every step at this size (its clips cannot be re-rendered)."""
         self.rng = np.random.default_rng(c.seed)
+        self._overlap_rng = np.random.default_rng([c.seed, 1])  # its own stream: overlap leaves the pairs alone
         self.schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
         self.teacher: Teacher | None = (
             None if self.human
@@ -135,7 +136,7 @@ class PreferenceLoop:
         self._stored: dict[int, int] = {}  # id() of a segment object -> its store id, so a segment is stored once
         self.pretrain_steps = 0
         self.rollouts = 0  # PPO rollouts rewarded in this process: refits in flight are installed by this count
-        self.fitted_on = -1  # labels the reward model was last fitted on (human runs refit when this changes)
+        self.fitted_on = -1  # standing labels the model was last fitted on (human runs refit when this changes)
         self.last_refit_change: dict[str, float] | None = None  # how the last refit moved the reward (TensorBoard)
         self.fitter: BackgroundFitter | None = None  # the process that fits the reward model, started at the first fit
         self._in_flight: _InFlight | None = None
@@ -260,7 +261,10 @@ class PreferenceLoop:
             self._stored[id(seg)] = item_id
             self.segments[item_id] = seg
         pairs = [(self._stored[id(candidates[a])], self._stored[id(candidates[b])]) for a, b in rows]
-        return self.store.add_queries(pairs)
+        wanted = None
+        if self.human and self.config.overlap:  # a share of them goes to a second person too
+            wanted = [2 if x < self.config.overlap else 1 for x in self._overlap_rng.random(len(pairs))]
+        return self.store.add_queries(pairs, wanted)
 
     def recent_mask(self, candidates: list[Segment], n: int) -> np.ndarray:
         """Clips of the last `recent_episodes` episodes (at least 2n clips): the policy's current behaviour."""
@@ -288,7 +292,7 @@ class PreferenceLoop:
         rollout `lag` rollouts after the next one (0: the next one); None waits for it and puts it in use now."""
         with self.stopwatch.time("refit"):
             self.install_refit()  # one fit at a time, in order
-            self.fitted_on = self.store.count_labels()
+            self.fitted_on = self.store.count_standing()
             items, mask, data = self._labelled_data()
             if len(data) == 0:
                 return

@@ -71,5 +71,5 @@ def refit_if_new_labels(loop: PreferenceLoop, last: bool = False) -> None:
     `last` rollout, where the final model takes in every label given."""
     if last:
         loop.install_refit()
-    if loop._in_flight is None and loop.store.count_labels() != loop.fitted_on:
+    if loop._in_flight is None and loop.store.count_standing() != loop.fitted_on:
         loop.refit(None if last else loop.config.refit_lag)

@@ -2,8 +2,9 @@
 
 A background thread claims queries from the run's store with a lease it renews while the window lives, prepares
 each one (`prepare`: decode clips, read texts) and queues it, so that after a key press the next pair is already in
-memory. Claims not answered are handed back on close; a dead window's lapse after `lease_s`, so several windows on
-one run never hold the same query.
+memory. Claims not answered are handed back on close; a dead window's lapse after `lease_s`, or go at once to the same
+annotator's next window (the one that was on screen first), so several windows on one run never hold the same query
+and a restarted window goes on where the person was.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ class SourceConfig:
     depth: int = 3
     """Pairs prepared ahead of the person."""
     lease_s: float = 60.0
-    """How long a claim lasts without renewal; a dead window's queries go to others after this."""
+    """How long a claim lasts without renewal; a dead window's queries go to others after this (to the same
+    annotator's next window at once)."""
+    heartbeat_s: float = 2.0
+    """How often a live window renews its claims and says it is alive."""
     poll_s: float = 0.2
     retry_s: float = 30.0
     """A pair that could not be prepared is passed over for this long (others are claimed meanwhile), then retried."""
@@ -52,6 +56,10 @@ class QuerySource(Generic[P]):
         self._failed: dict[int, float] = {}  # query id -> when this window may try to prepare it again
         self.messages: deque[str] = deque(maxlen=5)
         self.error: str | None = None
+        store = LabelStore(self.store_path, create=False)
+        self.window = store.open_window(annotator)
+        """This window's id in the store: its claims, showings and labels carry it, so undo acts on its own."""
+        store.close()
         self._thread = threading.Thread(target=self._run, name="pair-source", daemon=True)
         self._thread.start()
 
@@ -104,6 +112,7 @@ class QuerySource(Generic[P]):
         with self._lock:
             held = sorted(self._held)
         store.release(self.annotator, held)
+        store.close_window(self.window)
         store.close()
 
     # the thread -------------------------------------------------------------------------------------------------
@@ -112,10 +121,10 @@ class QuerySource(Generic[P]):
         last_renew = time.time()
         try:
             while not self._stop.is_set():
-                if time.time() - last_renew > self.config.lease_s / 3:
+                if time.time() - last_renew > min(self.config.heartbeat_s, self.config.lease_s / 3):
                     with self._lock:
                         held = sorted(self._held)
-                    store.renew(self.annotator, held, self.config.lease_s)
+                    store.renew(self.annotator, held, self.config.lease_s, window=self.window)
                     last_renew = time.time()
                 with self._lock:
                     wanted = self._wanted.popleft() if self._wanted else None
@@ -128,7 +137,7 @@ class QuerySource(Generic[P]):
                     continue
                 now = time.time()
                 self._failed = {q: t for q, t in self._failed.items() if t > now}
-                query = store.claim(self.annotator, self.config.lease_s, exclude=self._failed)
+                query = store.claim(self.annotator, self.config.lease_s, exclude=self._failed, window=self.window)
                 if query is None:
                     self._stop.wait(self.config.poll_s)
                     continue

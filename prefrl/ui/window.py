@@ -169,7 +169,7 @@ class LabelWindow:
         if pair is None:
             return
         if not pair.shown:
-            self.store.mark_shown(pair.query_id)
+            self.store.mark_shown(pair.query_id, self.annotator, self.source.window)
             pair.shown = True
 
     def label(self, choice: Choice) -> None:
@@ -177,7 +177,7 @@ class LabelWindow:
         pair = self.current
         if pair is None:
             return
-        self.store.answer(pair.query_id, choice, annotator=self.annotator)  # on disk before anything else happens
+        self.store.answer(pair.query_id, choice, self.annotator, self.source.window)  # on disk before anything else
         self.source.answered(pair.query_id)
         self.given += 1
         self._stats_at = 0.0
@@ -189,7 +189,7 @@ class LabelWindow:
         self._show(self.source.next())
 
     def undo(self) -> None:
-        query = self.store.undo_last(self.annotator, lease_s=self.source.config.lease_s)
+        query = self.store.undo_last(self.annotator, self.source.config.lease_s, window=self.source.window)
         if query is None:
             self.say("nothing to undo")
             return
