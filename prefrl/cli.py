@@ -384,7 +384,7 @@ def _render_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--clips", type=Path, help="clips folder (default: the run's, else ./clips)")
     p.add_argument("--workers", type=int, default=2, help="render processes (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="render again even where a clip exists")
-    _clip_args(p, 256)
+    _clip_args(p, 384)
     p.set_defaults(func=_render)
 
 
@@ -416,7 +416,10 @@ def _render(args: argparse.Namespace) -> int:
     env_id = rf.read_json(run / rf.CONFIG)["env"]
     start = time.time()
     recorded = stored_frames(next(iter(payloads.values()))) is not None  # filmed as it ran: nothing to re-render
-    pool = RenderPool(env_id, clips, run_name, _clip_config(args), workers=args.workers, renders=not recorded)
+    clip = replace(
+        _clip_config(args), steps=rf.read_json(run / rf.CONFIG).get("segment_length")
+    )  # hold falls as trained
+    pool = RenderPool(env_id, clips, run_name, clip, workers=args.workers, renders=not recorded)
     try:
         paths = pool.render(payloads, force=args.force)
     finally:

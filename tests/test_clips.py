@@ -129,3 +129,47 @@ def test_render_workers_exit_when_their_trainer_is_killed(tmp_path):
     while any(alive(p) for p in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(alive(p) for p in workers), "render workers outlived their trainer"
+
+
+def test_a_clip_cut_short_by_a_fall_plays_the_fall_then_holds_its_last_frame_marked_for_the_whole_clip(tmp_path):
+    from dataclasses import replace
+
+    from prefrl.media.clips import RenderPool
+
+    fallen = replace(random_segments("Hopper-v5", 1, 188, seed=3)[0], terminated=True)  # random hoppers fall fast
+    assert len(fallen) < 100
+    pool = RenderPool("Hopper-v5", tmp_path, "run", ClipConfig(width=64, height=64, steps=188), workers=1)
+    try:
+        (path,) = pool.render({1: fallen.to_bytes()})
+    finally:
+        pool.close()
+    frames, fps = read_clip(path)
+    played = (len(fallen) + 1) // 2  # Hopper's 8-ms steps, every other one a frame
+    assert len(frames) == 94 and len(frames) / fps == 1.504  # the whole 1.5-s clip, like a full one
+    assert json.loads(path.with_suffix(".json").read_text())["fell"] is True
+    assert np.abs(frames[played].astype(int) - frames[-1]).mean() < 4  # then held still (H.264 is lossy)...
+    assert frames[played].mean() < frames[played - 1].mean() - 10  # ...dimmed, and marked
+    red = frames[-1][:2, :, 0].astype(int) - frames[-1][:2, :, 1]
+    assert red.mean() > 60  # the red frame round the held picture
+
+
+def test_a_clip_lasts_its_runs_clip_seconds_whatever_the_envs_timestep(tmp_path):
+    from prefrl.control.envs import env_facts
+    from prefrl.control.segments import segment_length
+    from prefrl.media.clips import RenderPool
+
+    for env_id, seconds in (
+        ("HalfCheetah-v5", 1.5),
+        ("Swimmer-v5", 1.52),
+        ("Reacher-v5", 1.0),
+    ):  # Reacher: 1-s episodes
+        facts = env_facts(env_id)
+        steps = segment_length(facts.dt, 1.5, facts.horizon)
+        segment = random_segments(env_id, 1, steps)[0]
+        pool = RenderPool(env_id, tmp_path, env_id, ClipConfig(width=32, height=32, steps=steps), workers=1)
+        try:
+            (path,) = pool.render({1: segment.to_bytes()})
+        finally:
+            pool.close()
+        frames, fps = read_clip(path)
+        assert abs(len(frames) / fps - seconds) < 0.02, env_id

@@ -189,3 +189,20 @@ def test_a_loop_ends_on_a_hold_and_comma_and_period_step_frame_by_frame(run):
         assert window.loop_time == pytest.approx(pair.duration)  # stepping stops at the last frame
     finally:
         window.close()
+
+
+def test_the_window_resizes_and_scales_clips_down_only_to_fit_never_up(run):
+    folder, _ = run
+    window = LabelWindow(folder, "ann", WindowConfig(clip_size=96))
+    try:
+        wait_for_pair(window)
+        assert window.rects[0].size == (96, 96)
+        pygame.event.post(pygame.event.Event(pygame.VIDEORESIZE, w=150, h=400, size=(150, 400)))
+        window.step()
+        assert window.rects[0].size == (39, 39) and window.rects[1].left > window.rects[0].right  # (150 - 3 x 24) / 2
+        assert window.view.surfaces[0][0].get_size() == (39, 39)  # the frames scaled to fit
+        pygame.event.post(pygame.event.Event(pygame.VIDEORESIZE, w=2000, h=1500, size=(2000, 1500)))
+        window.step()
+        assert window.rects[0].size == (96, 96)  # no larger than the clips are made
+    finally:
+        window.close()

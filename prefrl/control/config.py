@@ -113,8 +113,8 @@ class TrainConfig:
     """Where clips for a person are rendered, as <clips>/<run name>/<clip id>.mp4."""
     instruction: str | None = None
     """The question a labelling window shows above the clips (default: "Which one moves forward faster?")."""
-    clip_size: int = 256
-    """Clip width and height in pixels (human teacher)."""
+    clip_size: int = 384
+    """Clip width and height in pixels (human teacher): the size a labelling window shows them at."""
     clip_fps: float | None = None
     """Clip frame rate (default: real time, at most 60 frames/s)."""
     camera: str | None = None
@@ -215,7 +215,8 @@ def read_config(folder: Path) -> TrainConfig:
 
 def clip_config(config: TrainConfig) -> ClipConfig:
     """How the run's clips are rendered (the trainer ahead of a person, a window re-rendering a lost clip)."""
-    return ClipConfig(width=config.clip_size, height=config.clip_size, fps=config.clip_fps, camera=config.camera)
+    return ClipConfig(width=config.clip_size, height=config.clip_size, fps=config.clip_fps, camera=config.camera,
+                      steps=config.segment_length)  # fmt: skip
 
 
 def check_segment_length(steps: int) -> None:

@@ -36,14 +36,17 @@ GL_HINT = (
 
 @dataclass
 class ClipConfig:
-    """How clips look. Defaults: 256x256, real time up to 60 frames/s, a camera that follows the agent."""
+    """How clips look. Defaults: 384x384, real time up to 60 frames/s, a camera that follows the agent."""
 
-    width: int = 256
-    height: int = 256
+    width: int = 384
+    height: int = 384
     fps: float | None = None
     """Frames per second of the clip (None: real time, skipping simulation steps to stay at or under 60)."""
     camera: str | None = None
     """A camera named in the model (None: 'track' where the model has it, else a camera tracking the root body)."""
+    steps: int | None = None
+    """The run's clip length in steps: a clip cut short by the end of its episode (a fall) plays the fall, then holds
+    its last frame, marked, to this length, so both clips of a pair last as long (None: as recorded)."""
 
 
 def _loadable(names: tuple[str, ...]) -> str | None:
@@ -225,25 +228,46 @@ def _init_worker(env_id: str, config: dict[str, Any], parent: int, renders: bool
 
 
 def _render_to_file(payload: bytes, path: str, run: str, segment_id: int) -> str:
-    """Write a stored segment's clip: its recorded frames, or frames rendered from its saved state."""
-    from prefrl.media.frames import stored_frames, stored_state
+    """Write a stored segment's clip: its recorded frames, or frames rendered from its saved state; a clip cut short
+    by a fall is held on its last frame, marked, to the run's clip length."""
+    from prefrl.media.frames import stored_ended, stored_frames, stored_state
 
     recorded = stored_frames(payload)
     if recorded is not None:
         frames, period = recorded
         stride = frame_stride(period, _CONFIG.fps)
         fps = 1.0 / (period * stride)
-        meta = {"env": _ENV_ID, "run": run, "segment_id": segment_id, "steps": len(frames),
-                "frames": len(frames[::stride]), "fps": fps, "width": int(frames.shape[2]),
-                "height": int(frames.shape[1]), "camera": "env.render()", "rendered_at": time.time()}  # fmt: skip
-        write_clip(Path(path), frames[::stride], fps, meta)
-        return path
-    if _WORKER is None:
-        raise PrefrlError(f"segment {segment_id} has neither recorded frames nor a renderer to draw its state")
-    qpos, qvel = stored_state(payload)
-    frames = _WORKER.render(qpos, qvel)
-    write_clip(Path(path), frames, _WORKER.fps, _WORKER.metadata(run, segment_id, len(qpos), len(frames)))
+        steps, frames = len(frames), frames[::stride]
+        meta = {"env": _ENV_ID, "run": run, "segment_id": segment_id, "steps": steps, "fps": fps,
+                "width": int(frames.shape[2]), "height": int(frames.shape[1]), "camera": "env.render()"}  # fmt: skip
+    else:
+        if _WORKER is None:
+            raise PrefrlError(f"segment {segment_id} has neither recorded frames nor a renderer to draw its state")
+        qpos, qvel = stored_state(payload)
+        steps, stride, fps = len(qpos), _WORKER.stride, _WORKER.fps
+        frames = _WORKER.render(qpos, qvel)
+        meta = _WORKER.metadata(run, segment_id, steps, len(frames))
+    fell = stored_ended(payload) and _CONFIG.steps is not None and steps < _CONFIG.steps
+    if fell:
+        frames = hold_fallen(frames, math.ceil(_CONFIG.steps / stride))  # type: ignore[operator]
+    meta.update(frames=len(frames), fell=fell, rendered_at=time.time())
+    write_clip(Path(path), frames, fps, meta)
     return path
+
+
+def hold_fallen(frames: np.ndarray, total: int) -> np.ndarray:
+    """A clip that ended early (the agent fell) held on its last frame to `total` frames, the held frames dimmed,
+    framed in red and marked 'fell', so a person sees the fall and then that nothing more came."""
+    from PIL import Image, ImageDraw
+
+    held = Image.fromarray((frames[-1] * 0.55).astype(np.uint8))
+    draw = ImageDraw.Draw(held)
+    h, w = frames.shape[1:3]
+    border = max(2, w // 64)
+    draw.rectangle([0, 0, w - 1, h - 1], outline=(220, 40, 40), width=border)
+    draw.text((3 * border, 3 * border), "fell", fill=(255, 90, 90))
+    extra = max(0, total - len(frames))
+    return np.concatenate([frames, np.repeat(np.asarray(held)[None], extra, axis=0)]) if extra else frames
 
 
 def _probe() -> tuple[int, int, int]:

@@ -80,3 +80,9 @@ def stored_state(payload: bytes) -> tuple[np.ndarray, np.ndarray]:
     """The MuJoCo state (qpos, qvel) before each step of a stored segment: (T, nq), (T, nv)."""
     data = _stored(payload)
     return data["qpos"], data["qvel"]
+
+
+def stored_ended(payload: bytes) -> bool:
+    """Whether a stored segment was cut short by the end of its episode (the agent fell)."""
+    meta = _stored(payload).get("meta")
+    return bool(meta is not None and len(meta) > 2 and meta[2])

@@ -38,11 +38,13 @@ class ClipView:
     ) -> None:
         if clip is None:  # re-render lost clips the way the run renders them
             size = int(run_config.get("clip_size", 256))
-            clip = ClipConfig(width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera"))
+            clip = ClipConfig(width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera"),
+                              steps=run_config.get("segment_length"))  # fmt: skip
         clips_dir = Path(store.get_state("clips_dir") or "clips")
         run_name = store.get_state("run_name") or run_dir.name
         self.source = PairSource(store.path, annotator, run_config["env"], run_name, clips_dir, clip, source)
-        self.column = (clip_size, clip_size)
+        shown = min(clip_size, int(run_config.get("clip_size", clip_size)))  # never larger than rendered
+        self.column = (shown, shown)
         self.pair: Pair | None = None
         self.surfaces: tuple[list, list] = ([], [])
         self._small = None
@@ -55,10 +57,19 @@ class ClipView:
             self.surfaces = ([], [])
             return
 
+        def surface(frame):  # type: ignore[no-untyped-def]
+            made = pg.surfarray.make_surface(frame.swapaxes(0, 1))
+            return made if made.get_size() == self.column else pg.transform.smoothscale(made, self.column)
+
         def surfaces(frames):  # type: ignore[no-untyped-def]
-            return [pg.transform.scale(pg.surfarray.make_surface(f.swapaxes(0, 1)), self.column) for f in frames]
+            return [surface(f) for f in frames]
 
         self.surfaces = (surfaces(pair.frames_a), surfaces(pair.frames_b))
+
+    def resize(self, column: tuple[int, int]) -> None:
+        """Show clips at this size from now on (the window was resized)."""
+        self.column = column
+        self.show(self.pair)
 
     def duration(self) -> float:
         return self.pair.duration if self.pair is not None else 0.0

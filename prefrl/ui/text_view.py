@@ -104,6 +104,11 @@ class TextView:
         self._blocks = {}
         self.prompt_lines, self.lines = [], ([], [])
 
+    def resize(self, column: tuple[int, int]) -> None:
+        """Wrap completions to columns of this size from now on (the window was resized)."""
+        self.column = column
+        self.show(self.pair)
+
     def duration(self) -> float:
         return 0.0
 

@@ -43,7 +43,8 @@ CONFIG, STORE = "config.json", "labels.sqlite"  # what every run folder holds, c
 @dataclass
 class WindowConfig:
     clip_size: int = 384
-    """On-screen size of each clip, in pixels."""
+    """Largest on-screen size of each clip, in pixels: a clip is shown at its own size up to this, and smaller only
+    when the window is too small for two."""
     text_column: tuple[int, int] = (480, 300)
     """On-screen width and height of each completion of a text run, in pixels."""
     fps: int = 60
@@ -91,7 +92,7 @@ def open_display(size: tuple[int, int], caption: str):  # type: ignore[no-untype
     try:
         pygame.display.init()
         pygame.font.init()
-        screen = pygame.display.set_mode(size)
+        screen = pygame.display.set_mode(size, pygame.RESIZABLE)
     except pygame.error as exc:
         raise PrefrlError(
             f"cannot open a window ({exc}); run it on a desktop, set DISPLAY, start it under Xvfb "
@@ -127,15 +128,12 @@ class LabelWindow:
         import pygame
 
         self.pg = pygame
-        w, h = self.view.column
         self.margin = 24
-        self.header = pygame.Rect(self.margin, 64, w * 2 + self.margin, max(0, self.view.header_height - 16))
         self.top = 64 + self.view.header_height
-        self.rects = (
-            pygame.Rect(self.margin, self.top, w, h),
-            pygame.Rect(2 * self.margin + w, self.top, w, h),
-        )
-        width, height = 3 * self.margin + 2 * w, self.top + h + 150
+        self.largest = self.view.column
+        """The sides' size at most: a clip's own size (clips are never scaled up), a text column's set width."""
+        width, height = 3 * self.margin + 2 * self.largest[0], self.top + self.largest[1] + 150
+        self.layout(width, height)
         try:
             self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
         except PrefrlError:  # hand back what the source has claimed already, so other windows get it at once
@@ -160,6 +158,16 @@ class LabelWindow:
         self.flash: tuple[Choice, float] | None = None  # the last answer and when its flash ends
         self.history: deque[Any] = deque(maxlen=20)  # labelled pairs, so undo shows its pair again at once
         self._awaiting: int | None = None  # an undone query not in history, being reloaded
+
+    def layout(self, width: int, height: int) -> None:
+        """Place the two sides in a window of this size: as large as they are made, smaller only to fit."""
+        pg, (w0, h0) = self.pg, self.largest
+        fit = min(1.0, (width - 3 * self.margin) / (2 * w0), (height - self.top - 150) / h0)
+        w, h = max(16, int(w0 * fit)), max(16, int(h0 * fit))
+        self.header = pg.Rect(self.margin, 64, w * 2 + self.margin, max(0, self.view.header_height - 16))
+        self.rects = (pg.Rect(self.margin, self.top, w, h), pg.Rect(2 * self.margin + w, self.top, w, h))
+        if (w, h) != self.view.column:
+            self.view.resize((w, h))
 
     # -- pairs -------------------------------------------------------------------------------------------------
     def _show(self, pair: Any) -> None:
@@ -244,6 +252,9 @@ class LabelWindow:
         pg = self.pg
         if event.type == pg.QUIT:
             self.running = False
+        elif event.type == pg.VIDEORESIZE:
+            self.screen = pg.display.get_surface()
+            self.layout(event.w, event.h)
         elif event.type == pg.MOUSEBUTTONDOWN and event.button == 1:
             if self.rects[0].collidepoint(event.pos):
                 self.label(Choice.LEFT)
