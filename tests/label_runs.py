@@ -73,8 +73,9 @@ TEXT_RANKINGS = (  # (prompt, its completions); the trainer stores K sampled com
 )
 
 
-def make_text_run(folder: Path, prompts: int = 2, k: int = 3) -> list[int]:
-    """A text run folder (no model) whose store asks about every pair of each prompt's k completions.
+def make_text_run(folder: Path, prompts: int = 2, k: int = 3, ranked: bool = False) -> list[int]:
+    """A text run folder (no model) whose store asks about every pair of each prompt's k completions (`ranked`: as
+    one ranking per prompt, as the text trainer asks them).
 
     Items are JSON payloads as the text trainer writes them; each prompt's last completion was cut at the length
     limit (it did not end by itself)."""
@@ -92,7 +93,8 @@ def make_text_run(folder: Path, prompts: int = 2, k: int = 3) -> list[int]:
             payloads.append(json.dumps(payload).encode())
     ids = store.add_items("text", payloads)
     groups = [ids[g * k : (g + 1) * k] for g in range(prompts)]
-    queries = store.add_queries([pair for group in groups for pair in itertools.combinations(group, 2)])
+    pairs = [(g, pair) for g, group in enumerate(groups) for pair in itertools.combinations(group, 2)]
+    queries = store.add_queries([pair for _, pair in pairs], groups=[g for g, _ in pairs] if ranked else None)
     store.close()
     return queries
 

@@ -143,15 +143,15 @@ def test_with_a_person_as_teacher_each_cycle_waits_for_their_rankings_in_the_win
         assert time.time() < deadline and thread.is_alive(), "the trainer never asked"
         time.sleep(0.2)
     assert store.count_queries("pending") == 2 * K * (K - 1) // 2
-    window = LabelWindow(out, "alice")
-    pressed = 0
+    window = LabelWindow(out, "alice")  # each prompt's K completions ranked at once
+    assert len(window.rects) == K
     try:
         while store.count_queries("pending") and time.time() < deadline:
             window.step()
             if window.current is not None and window.current.shown:
-                key = pygame.K_LEFT if pressed % 2 else pygame.K_RIGHT
-                pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
-                pressed += 1
+                for key in [getattr(pygame, f"K_{n}") for n in range(K, 0, -1)] + [pygame.K_RETURN]:
+                    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=key, mod=0, unicode="", scancode=0))
+                    window.step()
             time.sleep(0.01)
         window.step()
     finally:

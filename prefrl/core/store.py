@@ -201,17 +201,18 @@ class LabelStore:
 
     # queries and labels ----------------------------------------------------------------------------------------
     def add_queries(
-        self, pairs: list[tuple[int, int]], wanted: list[int] | None = None, group: int | None = None
+        self, pairs: list[tuple[int, int]], wanted: list[int] | None = None, groups: list[int] | None = None
     ) -> list[int]:
-        """Ask about pairs of stored items; returns the query ids. `wanted`: labels wanted per query, each from
-        another annotator (2 sends an overlap query to a second person); `group`: the ranking they belong to."""
+        """Ask about pairs of stored items, in one transaction; returns the query ids. `wanted`: labels wanted per
+        query, each from another annotator (2 sends an overlap query to a second person); `groups`: the ranking each
+        belongs to (a prompt whose completions a person orders at once)."""
         now = time.time()
         ids = []
         with self._transaction():
             for i, (a, b) in enumerate(pairs):
                 cur = self._db.execute(
                     "INSERT INTO queries (item_a, item_b, created_at, wanted, group_id) VALUES (?, ?, ?, ?, ?)",
-                    (a, b, now, wanted[i] if wanted else 1, group),
+                    (a, b, now, wanted[i] if wanted else 1, groups[i] if groups else None),
                 )
                 ids.append(int(cur.lastrowid))  # type: ignore[arg-type]
         return ids
@@ -334,6 +335,80 @@ class LabelStore:
                 (annotator, now + lease_s, window, row[0]),
             )
         return int(row[0]), int(row[1]), int(row[2])
+
+    def claim_group(
+        self, annotator: str, lease_s: float = 60.0, exclude: Collection[int] = (), window: str | None = None
+    ) -> tuple[int, list[tuple[int, int, int]]] | None:
+        """Take every pending query of one ranking (a group: a prompt's K completions compared in pairs), to be
+        answered at once: (group id, [(id, item a, item b), ...]). The group this annotator's gone window held comes
+        first, then the oldest nobody holds. `exclude`: group ids to pass over."""
+        now = time.time()
+        skip = sorted(exclude)
+        not_in = f" AND group_id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        with self._transaction():
+            row = None
+            gone = self._gone_windows(annotator, window) if window is not None else []
+            if gone:
+                marks = ", ".join("?" * len(gone))
+                row = self._db.execute(
+                    "SELECT group_id FROM queries WHERE status = 'pending' AND group_id IS NOT NULL AND claimed_by = ?"
+                    f" AND claimed_window IN ({marks}){not_in} ORDER BY id LIMIT 1",
+                    (annotator, *gone, *skip),
+                ).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    "SELECT group_id FROM queries WHERE status = 'pending' AND group_id IS NOT NULL"
+                    f" AND (claimed_by IS NULL OR lease_until < ?){not_in} ORDER BY id LIMIT 1",
+                    (now, *skip),
+                ).fetchone()
+            if row is None:
+                return None
+            group = int(row[0])
+            queries = self._db.execute(
+                "SELECT id, item_a, item_b FROM queries WHERE group_id = ? AND status = 'pending' ORDER BY id", (group,)
+            ).fetchall()
+            self._db.execute(
+                "UPDATE queries SET claimed_by = ?, lease_until = ?, claimed_window = ?"
+                " WHERE group_id = ? AND status = 'pending'",
+                (annotator, now + lease_s, window, group),
+            )
+        return group, [(int(q), int(a), int(b)) for q, a, b in queries]
+
+    def has_groups(self) -> bool:
+        """Whether queries here belong to rankings (a text run's prompts), to be answered a ranking at a time."""
+        return self._db.execute("SELECT 1 FROM queries WHERE group_id IS NOT NULL LIMIT 1").fetchone() is not None
+
+    def undo_group(self, annotator: str, lease_s: float = 60.0, window: str | None = None) -> int | None:
+        """Withdraw the ranking this window answered last: every label it gave on that group's queries, which go back
+        to pending, held by this window. Returns the group id (None if the window has no ranking to undo)."""
+        now = time.time()
+        who, key = ("l.window", window) if window is not None else ("l.annotator", annotator)
+        with self._transaction():
+            row = self._db.execute(
+                f"SELECT q.group_id FROM labels l JOIN queries q ON q.id = l.query_id WHERE {who} = ?"
+                " AND l.undone_at IS NULL AND q.group_id IS NOT NULL ORDER BY l.id DESC LIMIT 1",
+                (key,),
+            ).fetchone()
+            if row is None:
+                return None
+            group = int(row[0])
+            self._db.execute(
+                f"UPDATE labels SET undone_at = ? WHERE id IN (SELECT l.id FROM labels l JOIN queries q ON"
+                f" q.id = l.query_id WHERE q.group_id = ? AND {who} = ? AND l.undone_at IS NULL)",
+                (now, group, key),
+            )
+            self._db.execute(
+                "UPDATE queries SET status = 'pending', claimed_by = ?, lease_until = ?, claimed_window = ?"
+                " WHERE group_id = ? AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.query_id = queries.id"
+                " AND l.undone_at IS NULL)",
+                (annotator, now + lease_s, window, group),
+            )
+        return group
+
+    def group_queries(self, group: int) -> list[tuple[int, int, int]]:
+        """(id, item a, item b) of every query of a ranking, pending or not."""
+        rows = self._db.execute("SELECT id, item_a, item_b FROM queries WHERE group_id = ? ORDER BY id", (group,))
+        return [(int(q), int(a), int(b)) for q, a, b in rows]
 
     def renew(self, annotator: str, query_ids: list[int], lease_s: float = 60.0, window: str | None = None) -> None:
         """Extend this annotator's leases, and note that the window is alive (a live window calls this every few

@@ -209,11 +209,12 @@ class TextTrainer:
                 )  # fmt: skip
             groups.append(group)
         ids = self.store.add_items(ITEM_KIND, payloads)
-        pairs = []
-        for g in range(len(prompts)):
+        pairs, of = [], []
+        for g, group in enumerate(groups):  # each prompt's C(K,2) comparisons: one ranking a person answers at once
             members = ids[g * c.k : (g + 1) * c.k]
-            pairs += list(itertools.combinations(members, 2))
-        self.store.add_queries(pairs)
+            ranked = list(itertools.combinations(members, 2))
+            pairs, of = pairs + ranked, of + [group] * len(ranked)
+        self.store.add_queries(pairs, groups=of)
         self.store.set_state(f"collected_{cycle}", str(len(pairs)))
 
     def _label(self) -> None:

@@ -14,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from prefrl.core.store import LabelStore
 
@@ -49,7 +49,7 @@ class QuerySource(Generic[P]):
         self.annotator = annotator
         self.config = config or SourceConfig()
         self._ready: deque[P] = deque()
-        self._wanted: deque[tuple[int, int, int]] = deque()  # undone queries to bring back first
+        self._wanted: deque[Any] = deque()  # undone claims to bring back first
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._held: set[int] = set()  # query ids this window has claimed and not answered
@@ -63,9 +63,17 @@ class QuerySource(Generic[P]):
         self._thread = threading.Thread(target=self._run, name="pair-source", daemon=True)
         self._thread.start()
 
-    def prepare(self, store: LabelStore, query: tuple[int, int, int]) -> P | None:
+    def prepare(self, store: LabelStore, query: Any) -> P | None:
         """The pair of a claimed query, ready to show; None (after a note in `messages`) if it cannot be shown."""
         raise NotImplementedError
+
+    def claim(self, store: LabelStore) -> Any:
+        """Take the next unit of work for this window: a query (id, item a, item b); None when there is none."""
+        return store.claim(self.annotator, self.config.lease_s, exclude=self._failed, window=self.window)
+
+    def claim_ids(self, claim: Any) -> list[int]:
+        """The query ids a claim holds."""
+        return [claim[0]]
 
     # called from the UI thread ----------------------------------------------------------------------------------
     def next(self) -> P | None:
@@ -91,8 +99,8 @@ class QuerySource(Generic[P]):
         with self._lock:
             self._held.add(query_id)
 
-    def reload(self, query: tuple[int, int, int]) -> None:
-        """Prepare an undone query (id, item a, item b) again, ahead of everything else."""
+    def reload(self, query: Any) -> None:
+        """Prepare an undone claim (a query: id, item a, item b) again, ahead of everything else."""
         with self._lock:
             self._wanted.append(query)
 
@@ -137,25 +145,25 @@ class QuerySource(Generic[P]):
                     continue
                 now = time.time()
                 self._failed = {q: t for q, t in self._failed.items() if t > now}
-                query = store.claim(self.annotator, self.config.lease_s, exclude=self._failed, window=self.window)
+                query = self.claim(store)
                 if query is None:
                     self._stop.wait(self.config.poll_s)
                     continue
                 with self._lock:
-                    self._held.add(query[0])
+                    self._held.update(self.claim_ids(query))
                 self._load(store, query, front=False)
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
         finally:
             store.close()
 
-    def _load(self, store: LabelStore, query: tuple[int, int, int], front: bool) -> None:
+    def _load(self, store: LabelStore, query: Any, front: bool) -> None:
         pair = self.prepare(store, query)
         if pair is None:  # hand it back: another window (or a later try) may manage; claim others meanwhile
-            store.release(self.annotator, [query[0]])
+            store.release(self.annotator, self.claim_ids(query))
             self._failed[query[0]] = time.time() + self.config.retry_s
             with self._lock:
-                self._held.discard(query[0])
+                self._held.difference_update(self.claim_ids(query))
             return
         with self._lock:
             (self._ready.appendleft if front else self._ready.append)(pair)

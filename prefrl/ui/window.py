@@ -10,6 +10,7 @@ says only where pairs come from and how one side is drawn.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections import deque
@@ -24,6 +25,7 @@ from prefrl.errors import PrefrlError
 from prefrl.media.clips import ClipConfig
 from prefrl.ui.clip_view import ClipView
 from prefrl.ui.source import QuerySource, SourceConfig
+from prefrl.ui.text_ranking import RankView
 from prefrl.ui.text_view import TextView
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -47,6 +49,8 @@ class WindowConfig:
     when the window is too small for two."""
     text_column: tuple[int, int] = (480, 300)
     """On-screen width and height of each completion of a text run, in pixels."""
+    rank_panel: tuple[int, int] = (480, 190)
+    """On-screen width and height of each completion of a ranking (two to a row)."""
     fps: int = 60
     source: SourceConfig | None = None
     clip: ClipConfig | None = None
@@ -77,6 +81,8 @@ def open_view(run_dir: Path, run_config: dict[str, Any], store: LabelStore, anno
     if "env" in run_config:
         return ClipView(store, annotator, run_dir, run_config, c.clip_size, c.clip, c.source)
     if "oracle" in run_config:
+        if store.has_groups():  # rank each prompt's completions at once
+            return RankView(store, annotator, int(run_config.get("k", 4)), c.rank_panel, c.source)
         return TextView(store, annotator, c.text_column, c.source)
     raise PrefrlError(f"{run_dir / CONFIG} names neither an env (a control run) nor an oracle (a text run)")
 
@@ -132,7 +138,11 @@ class LabelWindow:
         self.top = 64 + self.view.header_height
         self.largest = self.view.column
         """The sides' size at most: a clip's own size (clips are never scaled up), a text column's set width."""
-        width, height = 3 * self.margin + 2 * self.largest[0], self.top + self.largest[1] + 150
+        self.names: tuple[str, ...] = getattr(self.view, "names", SIDES)
+        self.ranking = bool(getattr(self.view, "ranks", False))
+        rows = math.ceil(len(self.names) / 2)
+        width = 3 * self.margin + 2 * self.largest[0]
+        height = self.top + rows * self.largest[1] + (rows - 1) * self.margin + 150
         self.layout(width, height)
         try:
             self.screen = open_display((width, height), f"prefrl label - {run_name} - {annotator}")
@@ -160,12 +170,18 @@ class LabelWindow:
         self._awaiting: int | None = None  # an undone query not in history, being reloaded
 
     def layout(self, width: int, height: int) -> None:
-        """Place the two sides in a window of this size: as large as they are made, smaller only to fit."""
+        """Place the sides (two, or a ranking's K, two to a row) in a window of this size: as large as they are
+        made, smaller only to fit."""
         pg, (w0, h0) = self.pg, self.largest
-        fit = min(1.0, (width - 3 * self.margin) / (2 * w0), (height - self.top - 150) / h0)
+        rows = math.ceil(len(self.names) / 2)
+        room = height - self.top - 150 - (rows - 1) * self.margin
+        fit = min(1.0, (width - 3 * self.margin) / (2 * w0), room / (rows * h0))
         w, h = max(16, int(w0 * fit)), max(16, int(h0 * fit))
         self.header = pg.Rect(self.margin, 64, w * 2 + self.margin, max(0, self.view.header_height - 16))
-        self.rects = (pg.Rect(self.margin, self.top, w, h), pg.Rect(2 * self.margin + w, self.top, w, h))
+        self.rects = tuple(
+            pg.Rect(self.margin + (i % 2) * (w + self.margin), self.top + (i // 2) * (h + self.margin), w, h)
+            for i in range(len(self.names))
+        )
         if (w, h) != self.view.column:
             self.view.resize((w, h))
 
@@ -177,7 +193,8 @@ class LabelWindow:
         if pair is None:
             return
         if not pair.shown:
-            self.store.mark_shown(pair.query_id, self.annotator, self.source.window)
+            for query_id in getattr(pair, "query_ids", [pair.query_id]):
+                self.store.mark_shown(query_id, self.annotator, self.source.window)
             pair.shown = True
 
     def label(self, choice: Choice) -> None:
@@ -215,6 +232,59 @@ class LabelWindow:
             self.source.reload(tuple(query[:3]))
             self._awaiting = query[0]
         self.say(f"undid query {query.query_id}: {ANSWERS[query.choice]}; answer it again")
+
+    def pick(self, side: int) -> None:
+        """Ranking: the completion at this place is the next best; once all but one are placed, submit with Enter."""
+        order = self.view.order  # type: ignore[attr-defined]
+        if self.current is None or side >= len(self.current.items) or side in order:
+            return
+        order.append(side)
+        self.say(f"{len(order)} of {len(self.current.items)} placed" + (": Enter submits" if len(order) >= len(
+            self.current.items) - 1 else ""))  # fmt: skip
+
+    def submit(self) -> None:
+        """Ranking: commit every comparison the order implies, in one transaction, then show the next prompt."""
+        ranking, order = self.current, self.view.order  # type: ignore[attr-defined]
+        if ranking is None:
+            return
+        if len(order) < len(ranking.items) - 1:
+            self.say(f"place {len(ranking.items) - 1 - len(order)} more before submitting (number keys, best first)")
+            return
+        self.store.answer_many(ranking.answers(order), self.annotator, self.source.window)  # on disk first
+        for query_id in ranking.query_ids:
+            self.source.answered(query_id)
+        self.given += len(ranking.queries)
+        self._stats_at = 0.0
+        self.history.append(ranking)
+        self.flash = (Choice.EQUAL, time.time() + FLASH_S)
+        self.say(f"ranking of prompt {ranking.group} recorded ({len(ranking.queries)} comparisons)")
+        if self.on_label is not None:
+            for query_id, choice in ranking.answers(order):
+                self.on_label(query_id, choice)
+        self._show(self.source.next())
+
+    def undo_ranking(self) -> None:
+        """Ranking: withdraw the ranking this window submitted last and show it again, to be ranked anew."""
+        group = self.store.undo_group(self.annotator, self.source.config.lease_s, window=self.source.window)
+        if group is None:
+            self.say("nothing to undo")
+            return
+        queries = self.store.group_queries(group)
+        self.given = max(0, self.given - len(queries))
+        self._stats_at = 0.0
+        if self.current is not None:
+            self.source.put_back(self.current)
+        for query_id, *_ in queries:
+            self.source.bring_back(query_id)
+        earlier = [r for r in self.history if r.group == group]
+        if earlier:
+            self.history.remove(earlier[-1])
+            self._show(earlier[-1])
+        else:
+            self._show(None)
+            self.source.reload((group, queries))
+            self._awaiting = queries[0][0]
+        self.say(f"undid the ranking of prompt {group}; rank it again")
 
     def say(self, message: str) -> None:
         """Show a message under the clips for `MESSAGE_S` seconds."""
@@ -256,10 +326,13 @@ class LabelWindow:
             self.screen = pg.display.get_surface()
             self.layout(event.w, event.h)
         elif event.type == pg.MOUSEBUTTONDOWN and event.button == 1:
-            if self.rects[0].collidepoint(event.pos):
-                self.label(Choice.LEFT)
-            elif self.rects[1].collidepoint(event.pos):
-                self.label(Choice.RIGHT)
+            hit = [i for i, rect in enumerate(self.rects) if rect.collidepoint(event.pos)]
+            if hit and self.ranking:
+                self.pick(hit[0])
+            elif hit:
+                self.label((Choice.LEFT, Choice.RIGHT)[hit[0]])
+        elif event.type == pg.KEYDOWN and self.ranking:
+            self._rank_key(event.key)
         elif event.type == pg.KEYDOWN:
             key = event.key
             choices = {
@@ -276,6 +349,22 @@ class LabelWindow:
                 self.running = False
             elif self.view.plays:
                 self._playback(key)
+
+    def _rank_key(self, key: int) -> None:
+        pg = self.pg
+        digits = {getattr(pg, f"K_{n}"): n - 1 for n in range(1, 10)} | {
+            getattr(pg, f"K_KP{n}"): n - 1 for n in range(1, 10)
+        }
+        if key in digits:
+            self.pick(digits[key])
+        elif key in (pg.K_RETURN, pg.K_KP_ENTER):
+            self.submit()
+        elif key == pg.K_BACKSPACE and self.view.order:  # type: ignore[attr-defined]
+            self.view.order.pop()  # type: ignore[attr-defined]
+        elif key in (pg.K_BACKSPACE, pg.K_u):
+            self.undo_ranking()
+        elif key in (pg.K_ESCAPE, pg.K_q):
+            self.running = False
 
     def loop_length(self) -> float:
         """Seconds of one loop: the clips, then a hold on their last frames."""
@@ -369,6 +458,8 @@ class LabelWindow:
             view.draw_header(screen, self.header)
         flashing = self.flash is not None and time.time() < self.flash[1]
         lit = {Choice.LEFT: (0,), Choice.RIGHT: (1,), Choice.EQUAL: (0, 1)}.get(self.flash[0], ()) if flashing else ()
+        if flashing and self.ranking:
+            lit = tuple(range(len(self.rects)))
         done = self.finished()
         for side, rect in enumerate(self.rects):
             frame, width = ((120, 220, 120), 4) if side in lit else ((60, 60, 66), 2)
@@ -378,8 +469,9 @@ class LabelWindow:
                 bar = pg.Rect(rect.x, rect.bottom + 3, rect.width, 3)
                 pg.draw.rect(screen, (60, 60, 66), bar)
                 pg.draw.rect(screen, (150, 150, 200), pg.Rect(bar.x, bar.y, int(bar.width * shown), bar.height))
-            name = self.font.render(SIDES[side], True, (200, 200, 210))
-            screen.blit(name, name.get_rect(midtop=(rect.centerx, rect.bottom + 8)))
+            if not self.ranking:  # a ranking's panels carry their numbers themselves
+                name = self.font.render(self.names[side], True, (200, 200, 210))
+                screen.blit(name, name.get_rect(midtop=(rect.centerx, rect.bottom + 8)))
             if pair is not None and not view.draw_side(screen, side, rect, self.loop_time):
                 text = self.small.render(f"loading the {view.noun}...", True, (160, 160, 160))
                 screen.blit(text, text.get_rect(center=rect.center))
@@ -387,8 +479,8 @@ class LabelWindow:
             self._draw_end_screen()
         elif pair is None:
             text = self.small.render(f"waiting: {self.waiting_for()}", True, (170, 170, 170))
-            screen.blit(text, text.get_rect(center=self.rects[0].union(self.rects[1]).center))
-        y = self.rects[0].bottom + 40
+            screen.blit(text, text.get_rect(center=self.rects[0].unionall(self.rects[1:]).center))
+        y = self.rects[-1].bottom + 40
         state = [f"speed {SPEEDS[self.speed_index]:g}x" + ("  (paused)" if self.paused else "")] if view.plays else []
         if pair is not None:
             state.append(f"query {pair.query_id}")
@@ -406,7 +498,7 @@ class LabelWindow:
 
     def _draw_end_screen(self) -> None:
         pg, screen = self.pg, self.screen
-        box = self.rects[0].union(self.rects[1]).inflate(-8, -8)
+        box = self.rects[0].unionall(self.rects[1:]).inflate(-8, -8)
         pg.draw.rect(screen, (34, 34, 40), box)
         lines = [
             ("Nothing left to label", self.font, (240, 240, 240)),
