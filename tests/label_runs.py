@@ -24,6 +24,7 @@ def random_segments(env_id: str, n: int, length: int, seed: int = 0) -> list[Seg
     segments = []
     for k in range(n):
         steps: dict[str, list] = {"obs": [], "actions": [], "true_rewards": [], "qpos": [], "qvel": []}
+        terminated = False
         for _ in range(length):
             steps["qpos"].append(data.qpos.copy())
             steps["qvel"].append(data.qvel.copy())
@@ -35,7 +36,8 @@ def random_segments(env_id: str, n: int, length: int, seed: int = 0) -> list[Seg
             if terminated or truncated:
                 obs, _ = env.reset()
                 break
-        segments.append(Segment(**{key: np.array(v) for key, v in steps.items()}, episode=k, start=0))
+        segments.append(Segment(**{key: np.array(v) for key, v in steps.items()}, episode=k, start=0,
+                                terminated=bool(terminated)))  # fmt: skip
     env.close()
     return segments
 
@@ -43,7 +45,7 @@ def random_segments(env_id: str, n: int, length: int, seed: int = 0) -> list[Seg
 def make_label_run(folder: Path, n_queries: int, env_id: str = "HalfCheetah-v5", length: int = 8) -> list[int]:
     """A run folder whose store asks n_queries questions about random segments; clips are not rendered yet."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps({"env": env_id}))
+    (folder / "config.json").write_text(json.dumps({"env": env_id, "segment_length": length}))
     store = LabelStore(folder / "labels.sqlite")
     segments = random_segments(env_id, 2 * n_queries, length)
     ids = store.add_items("segment", [s.to_bytes() for s in segments])

@@ -245,7 +245,7 @@ def test_two_windows_on_one_text_run_never_get_the_same_query(tmp_path):
 
 @pytest.mark.skipif(not have_x_tools(), reason="needs Xvfb, xwd and xdotool (.ci/run installs them)")
 def test_on_a_real_x_server_the_window_draws_the_prompt_and_both_completions(run, tmp_path):
-    """PREFRL_SCREENSHOT_TEXT=docs/label-window-text.png pytest tests/test_label_text.py -k x_server retakes the
+    """PREFRL_SCREENSHOT_TEXT=/tmp/text.png pytest tests/test_label_text.py -k x_server retakes the
     screenshot in the docs."""
     folder, _ = run
     with xvfb() as display:

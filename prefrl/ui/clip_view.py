@@ -57,14 +57,13 @@ class ClipView:
             self.surfaces = ([], [])
             return
 
-        def surface(frame):  # type: ignore[no-untyped-def]
-            made = pg.surfarray.make_surface(frame.swapaxes(0, 1))
+        def fitted(made):  # type: ignore[no-untyped-def]
             return made if made.get_size() == self.column else pg.transform.smoothscale(made, self.column)
 
-        def surfaces(frames):  # type: ignore[no-untyped-def]
-            return [surface(f) for f in frames]
-
-        self.surfaces = (surfaces(pair.frames_a), surfaces(pair.frames_b))
+        made = pair.surfaces or tuple(
+            [pg.surfarray.make_surface(f.swapaxes(0, 1)) for f in frames] for frames in (pair.frames_a, pair.frames_b)
+        )
+        self.surfaces = ([fitted(m) for m in made[0]], [fitted(m) for m in made[1]])
 
     def resize(self, column: tuple[int, int]) -> None:
         """Show clips at this size from now on (the window was resized)."""

@@ -31,6 +31,9 @@ class Pair:
     fps_a: float
     fps_b: float
     shown: bool = False
+    surfaces: tuple[list, list] | None = None
+    """The frames as pygame surfaces of their own size, made in the source thread so that showing a pair after a key
+    press costs no conversion."""
 
     @property
     def duration(self) -> float:
@@ -73,7 +76,12 @@ class PairSource(QuerySource[Pair]):
                 self.messages.append(f"query {qid}: clip of segment {item} cannot be rendered; skipped")
                 return None
         (fa, ra), (fb, rb) = clips[a], clips[b]  # type: ignore[misc]
-        return Pair(qid, a, b, fa, fb, ra, rb)
+        import pygame as pg
+
+        def surfaces(frames: np.ndarray) -> list:
+            return [pg.surfarray.make_surface(f.swapaxes(0, 1)) for f in frames]
+
+        return Pair(qid, a, b, fa, fb, ra, rb, surfaces=(surfaces(fa), surfaces(fb)))
 
     def _clip(self, store: LabelStore, item: int) -> tuple[np.ndarray, float] | None:
         """Frames of an item's clip; renders it when the file is missing or unreadable."""
