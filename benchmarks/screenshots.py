@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.label_runs import make_label_run, make_text_run  # noqa: E402
-from tests.xserver import xvfb  # noqa: E402
+from tests.label_runs import make_label_run, make_text_run
+from tests.xserver import xvfb
 
 
 def settle(window, seconds: float = 1.0) -> None:  # type: ignore[no-untyped-def]
