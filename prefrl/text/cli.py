@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from prefrl.core.teachers import PRESETS
 from prefrl.errors import PrefrlError
 
 if TYPE_CHECKING:
@@ -79,6 +78,13 @@ def _pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+TEXT_OPTIONS = {
+    "model", "oracle", "prompts_file", "demos_file", "teacher", "instruction", "beta", "epsilon", "eps_skip",
+    "eps_equal", "cycles", "prompts_per_cycle", "k", "ppo_iterations", "device", "seed", "threads",
+}  # fmt: skip
+"""TextTrainConfig fields that are options of `prefrl text train` as they are (the rest: the nested settings)."""
+
+
 def _train_parser(sub: argparse._SubParsersAction) -> None:
     from prefrl.text.config import TextTrainConfig
 
@@ -101,30 +107,10 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from prefrl.text.tasks import ORACLES
+    from prefrl.options import add_options
 
     p.add_argument("--out", type=Path, required=True, help="run folder")
-    p.add_argument("--model", type=Path, help="local Hugging Face causal LM folder (default: pretrain one in OUT/base)")
-    p.add_argument(
-        "--oracle", choices=sorted(ORACLES), default=d.oracle, help="hidden gold score (default: %(default)s)"
-    )
-    p.add_argument(
-        "--teacher",
-        choices=[*PRESETS, "human"],
-        default=d.teacher,
-        help="synthetic noise preset, or human: rank in `prefrl label OUT` (default: %(default)s)",
-    )
-    p.add_argument("--instruction", default=d.instruction, help="shown to a person labelling (default: %(default)s)")
-    p.add_argument("--beta", type=float, help="Boltzmann rationality of the teacher (overrides the preset)")
-    p.add_argument("--epsilon", type=float, help="teacher mistake probability (overrides the preset)")
-    p.add_argument("--eps-skip", type=float, help="teacher skip threshold (overrides the preset)")
-    p.add_argument("--eps-equal", type=float, help="teacher equal threshold (overrides the preset)")
-    p.add_argument("--cycles", type=int, default=d.cycles, help="(default: %(default)s)")
-    p.add_argument(
-        "--prompts", type=int, default=d.prompts_per_cycle, help="prompts ranked per cycle (default: %(default)s)"
-    )
-    p.add_argument("--k", type=int, default=d.k, help="completions ranked per prompt (default: %(default)s)")
-    p.add_argument("--ppo-iterations", type=int, default=d.ppo_iterations, help="per cycle (default: %(default)s)")
+    add_options(p, TextTrainConfig, only=TEXT_OPTIONS)
     p.add_argument(
         "--kl-coef", type=float, default=d.ppo.kl_coef, help="initial KL penalty beta (default: %(default)s)"
     )
@@ -136,35 +122,20 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pretrain-minutes", type=float, default=d.pretrain.minutes, help="when no --model (default: %(default)s)"
     )
-    p.add_argument("--device", default=d.device, help="cpu or cuda (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=d.seed, help="(default: %(default)s)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: one per core; 1 on a busy machine)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train, parser=p)
 
 
 def _config_from_args(args: argparse.Namespace) -> TextTrainConfig:
     """The TextTrainConfig a `prefrl text train` command line asks for."""
+    from prefrl.options import values_from
     from prefrl.text.config import TextTrainConfig
 
     d = TextTrainConfig()
-    config = TextTrainConfig(
+    values = values_from(args, TextTrainConfig, only=TEXT_OPTIONS)
+    return TextTrainConfig(
         out=str(args.out),
-        model=str(args.model) if args.model else None,
-        oracle=args.oracle,
-        teacher=args.teacher,
-        instruction=args.instruction,
-        beta=args.beta,
-        epsilon=args.epsilon,
-        eps_skip=args.eps_skip,
-        eps_equal=args.eps_equal,
-        cycles=args.cycles,
-        prompts_per_cycle=args.prompts,
-        k=args.k,
-        ppo_iterations=args.ppo_iterations,
-        seed=args.seed,
-        device=args.device,
-        threads=args.threads,
+        **{**values, "model": str(args.model) if args.model else None},
         pretrain=replace(
             d.pretrain, minutes=args.pretrain_minutes, device=args.device, seed=args.seed, threads=args.threads
         ),
@@ -176,10 +147,9 @@ def _config_from_args(args: argparse.Namespace) -> TextTrainConfig:
             max_new_tokens=args.max_new_tokens,
         ),
     )
-    return config
 
 
-TEXT_FIELD_OF = {"prompts": "prompts_per_cycle", "kl_coef": "ppo.kl_coef", "kl_target": "ppo.kl_target",
+TEXT_FIELD_OF = {"kl_coef": "ppo.kl_coef", "kl_target": "ppo.kl_target",
                  "fixed_kl": "ppo.adaptive_kl", "max_new_tokens": "ppo.max_new_tokens",
                  "pretrain_minutes": "pretrain.minutes"}  # fmt: skip
 """TextTrainConfig fields of options whose names differ from them."""

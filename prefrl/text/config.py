@@ -134,21 +134,32 @@ class TextTrainConfig:
 
     out: str = "runs/text"
     model: str | None = None
-    """A local Hugging Face causal LM folder to start from; None pretrains the small GPT into out/base first."""
+    """A local Hugging Face causal LM folder (with its tokenizer) to start from (default: pretrain a small GPT on the
+    story corpus into OUT/base first)."""
     oracle: str = "positive"
-    """The hidden scorer the synthetic teacher ranks by (see prefrl.text.tasks)."""
-    teacher: str = "perfect"
-    """Noise preset applied to the oracle's comparisons (perfect, noisy, mistake, skip, equal, myopic), or "human":
-    a person ranks in `prefrl label OUT` and each cycle waits for their labels (the oracle is then only a gold
-    measurement)."""
+    """The hidden gold score the synthetic teacher ranks by: a built-in oracle (positive, entity, length, norepeat,
+    combo; prefrl.text.tasks) or module:callable, a function (prompt, completion) -> float or an object with score()."""
+    prompts_file: str | None = None
+    """A JSONL file of your own prompts, one {"prompt": ...} a line (default: the built-in story task's)."""
+    demos_file: str | None = None
+    """A JSONL file of SFT demonstrations, one {"prompt": ..., "completion": ...} a line (default: the story task's)."""
+    teacher: str = field(default="perfect", metadata={"choices": ["perfect", "noisy", "mistake", "skip", "equal",
+                                                                  "myopic", "human"]})  # fmt: skip
+    """Noise preset applied to the oracle's comparisons, or human: a person ranks in `prefrl label OUT` and each
+    cycle waits for their labels (the oracle is then only a gold measurement)."""
     instruction: str = "Which completion is better?"
-    """Shown above each pair in the labelling window."""
+    """Shown above the completions in the labelling window."""
     beta: float | None = None
+    """Boltzmann rationality of the teacher (default: the preset's)."""
     epsilon: float | None = None
+    """Teacher's mistake probability (default: the preset's)."""
     eps_skip: float | None = None
+    """Teacher's skip threshold (default: the preset's)."""
     eps_equal: float | None = None
+    """Teacher's equal threshold (default: the preset's)."""
     cycles: int = 3
-    prompts_per_cycle: int = 128
+    """Cycles of sample -> rank -> reward model -> PPO; raise it to continue a finished run."""
+    prompts_per_cycle: int = field(default=128, metadata={"flag": "--prompts"})
     """Prompts ranked per cycle; each brings K completions and C(K,2) comparisons."""
     k: int = 4
     """Completions per prompt."""
@@ -161,10 +172,11 @@ class TextTrainConfig:
     normalise_samples: int = 128
     """Reference-policy samples the reward model is normalised on."""
     seed: int = 0
+    """Random seed."""
     device: str = "cpu"
+    """cpu or cuda."""
     threads: int | None = None
-    """CPU threads for torch; None keeps torch's default (one per core). 1 is far faster when other jobs share
-    the cores."""
+    """CPU threads for torch (default: torch's, one per core; 1 is far faster when other jobs share the cores)."""
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     sft: SFTConfig = field(default_factory=SFTConfig)
     reward: TextRewardConfig = field(default_factory=TextRewardConfig)

@@ -25,6 +25,7 @@ from prefrl.core import reward as core_reward
 from prefrl.core.records import write_folder_atomic
 from prefrl.errors import PrefrlError
 from prefrl.text.config import TextRewardConfig
+from prefrl.text.model import context_length
 from prefrl.text.sampling import Rollout, positions
 
 
@@ -186,11 +187,13 @@ def fit(
     if not train:
         raise PrefrlError("no labelled rankings to train the reward model on: label some completions first")
 
+    context = context_length(model.trunk)
+
     def rollout_of(batch: list[Group]) -> Rollout:
         prompts = [g.prompt for g in batch for _ in g.completions]
         texts = [t for g in batch for t in g.completions]
         ended = [e for g in batch for e in g.ended]
-        return join(tokenizer, prompts, texts, ended, device)
+        return join(tokenizer, prompts, texts, ended, device, context=context)
 
     optimizer = getattr(model, "_optimizer", None)
     if optimizer is None:

@@ -69,13 +69,18 @@ def join(
     completions: list[str],
     ended: list[bool],
     device: str | torch.device = "cpu",
+    context: int | None = None,
 ) -> Rollout:
-    """Rebuild a Rollout from text (for items read back from the store): the end token follows ended completions."""
+    """Rebuild a Rollout from text (for items read back from the store): the end token follows ended completions.
+    With `context`, completions are cut to fit the model's context after the prompts (text does not always encode
+    back to the tokens it was sampled as)."""
     ids, mask = encode_prompts(tokenizer, prompts, device)
     rows = [
         tokenizer.encode(c, add_special_tokens=False) + ([tokenizer.eos_token_id] if e else [])
         for c, e in zip(completions, ended)
     ]
+    if context is not None:
+        rows = [r[: max(0, context - ids.shape[1])] for r in rows]
     width = max(1, max(len(r) for r in rows))
     comp = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
     cmask = torch.zeros((len(rows), width))

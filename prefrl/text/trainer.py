@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +38,11 @@ from prefrl.core.teachers import PRESETS, make_teacher
 from prefrl.errors import PrefrlError
 from prefrl.text import model as lm
 from prefrl.text import reward_model as rm
-from prefrl.text import tasks
 from prefrl.text.config import TextTrainConfig
 from prefrl.text.lm_training import pretrain, sft
 from prefrl.text.ppo import TextPPO
 from prefrl.text.sampling import Rollout, decode, generate, join
+from prefrl.text.task import TextTask, task_from_files
 
 ITEM_KIND = "text"
 HUMAN = "human"
@@ -82,7 +82,9 @@ def check_text_settings(config: TextTrainConfig) -> None:
 class TextTrainer:
     """Runs (or resumes) the cycles of one run folder."""
 
-    def __init__(self, config: TextTrainConfig, progress: bool = True) -> None:
+    def __init__(self, config: TextTrainConfig, progress: bool = True, task: TextTask | None = None) -> None:
+        """`task`: prompts, demonstrations and an oracle of your own (default: those the config names, or the
+        story task's)."""
         lm.resolve_device(config.device)  # a one-line error before any work when CUDA is asked for and absent
         if config.teacher not in (*PRESETS, HUMAN):
             raise PrefrlError(f"unknown teacher {config.teacher!r}: choose one of {', '.join(PRESETS)}, {HUMAN}")
@@ -93,7 +95,7 @@ class TextTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         for name in MODEL_FOLDERS:  # a kill in the middle of replacing one leaves its previous version aside
             recover_folder(self.out / name)
-        self.oracle = tasks.make_oracle(config.oracle)
+        self.task = task or task_from_files(config.oracle, config.prompts_file, config.demos_file)
         self.started = time.time()
         saved = self.out / "config.json"
         if saved.exists():
@@ -128,7 +130,7 @@ class TextTrainer:
         path = self.out / "sft"
         if not (path / "config.json").exists():
             model, tokenizer = lm.load(self._base(), self.config.device)
-            pairs = tasks.demonstrations(self.config.sft.demonstrations, seed=self.config.seed)
+            pairs = self.task.sample_demonstrations(self.config.sft.demonstrations, seed=self.config.seed)
             self._say(f"supervised fine-tuning on {len(pairs)} demonstrations")
             report = sft(model, tokenizer, pairs, self.config.sft, progress=self.progress)
             self._say(f"SFT held-out loss {report['held_out_loss_before']:.3f} -> {report['held_out_loss']:.3f}")
@@ -137,9 +139,10 @@ class TextTrainer:
         return path
 
     def _load_models(self) -> None:
-        c = self.config
         sft_path = self._sft()
-        self.reference, self.tokenizer = lm.load(sft_path, c.device)
+        self.reference, self.tokenizer = lm.load(sft_path, self.config.device)
+        self._fit_new_tokens()
+        c = self.config
         policy_path = self.out / "policy"
         policy, _ = lm.load(policy_path if (policy_path / "config.json").exists() else sft_path, c.device)
         self.ppo = TextPPO(policy, self.reference, self.tokenizer, c.ppo, seed=c.seed)
@@ -155,6 +158,23 @@ class TextTrainer:
         else:
             self.reward = rm.TextRewardModel.from_policy(self.reference, c.reward).to(c.device)
 
+    def _fit_new_tokens(self) -> None:
+        """Completions as long as the model's context leaves after the task's longest prompt, at most --max-new-tokens
+        (a model and task of your own may have less room than the story task's 96)."""
+        context = lm.context_length(self.reference)
+        c = self.config
+        prompts = self.task.prompts or self.task.sample_prompts(256, seed=c.seed)
+        longest = max(len(self.tokenizer(p)["input_ids"]) for p in prompts)
+        room = context - longest
+        if room < 1:
+            raise PrefrlError(
+                f"a prompt of {longest} tokens fills the model's context of {context}: shorten the prompts"
+            )
+        if c.ppo.max_new_tokens > room:
+            self._say(f"completions of at most {room} new tokens: the model's context of {context} after prompts of "
+                      f"up to {longest}")  # fmt: skip
+            self.config = replace(c, ppo=replace(c.ppo, max_new_tokens=room))
+
     def _save_policy(self) -> None:
         head = self.ppo.value_head.linear
         state = {"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()}
@@ -165,7 +185,7 @@ class TextTrainer:
 
     # one cycle --------------------------------------------------------------------------------------------------
     def _gold(self, prompts: list[str], completions: list[str]) -> list[float]:
-        return [float(self.oracle.score(p, t)) for p, t in zip(prompts, completions)]
+        return [self.task.gold(p, t) for p, t in zip(prompts, completions)]
 
     def _rollouts(self, model, prompts: list[str]) -> list[Rollout]:  # type: ignore[no-untyped-def]
         """Sampled completions of the prompts, one rollout per PPO-sized batch."""
@@ -189,7 +209,7 @@ class TextTrainer:
         c = self.config
         if self.store.get_state(f"collected_{cycle}") is not None:
             return
-        prompts = tasks.prompts(c.prompts_per_cycle, seed=c.seed * 1000 + cycle + 1)
+        prompts = self.task.sample_prompts(c.prompts_per_cycle, seed=c.seed * 1000 + cycle + 1)
         n_ref = 0 if cycle == 0 else min(c.from_reference, c.k)
         self.ppo.policy.eval()
         cols: list[tuple[list[str], list[bool], str]] = []
@@ -204,7 +224,7 @@ class TextTrainer:
                 payloads.append(
                     json.dumps({
                         "prompt": p, "completion": texts[i], "ended": bool(ended[i]), "group": group, "cycle": cycle,
-                        "source": source, "gold": float(self.oracle.score(p, texts[i])),
+                        "source": source, "gold": self.task.gold(p, texts[i]),
                     }).encode()
                 )  # fmt: skip
             groups.append(group)
@@ -274,6 +294,7 @@ class TextTrainer:
             r = join(
                 self.tokenizer, [g.prompt for g in batch for _ in g.completions],
                 [t for g in batch for t in g.completions], [e for g in batch for e in g.ended], self.config.device,
+                context=lm.context_length(self.reference),
             )  # fmt: skip
             s = self.reward.score(r).tolist()
             scores.update(zip([i for g in batch for i in g.item_ids], s))
@@ -304,15 +325,15 @@ class TextTrainer:
                 "kl": kl}  # fmt: skip
 
     def _normalise(self, cycle: int) -> None:
-        prompts = tasks.prompts(self.config.normalise_samples, seed=self.config.seed * 1000 + 500 + cycle)
+        prompts = self.task.sample_prompts(self.config.normalise_samples, seed=self.config.seed * 1000 + 500 + cycle)
         self.reward.normalise(self._rollouts(self.reference, prompts))
 
     def run(self) -> list[dict[str, float]]:
         """Run the remaining cycles; returns the cycles.csv rows."""
         c = self.config
         self._load_models()
-        eval_prompts = tasks.prompts(c.eval_prompts, seed=c.seed * 1000 + 999)
-        pool = tasks.prompts(max(c.ppo.batch_size * c.ppo_iterations, 256), seed=c.seed * 1000 + 777)
+        eval_prompts = self.task.sample_prompts(c.eval_prompts, seed=c.seed * 1000 + 999)
+        pool = self.task.sample_prompts(max(c.ppo.batch_size * c.ppo_iterations, 256), seed=c.seed * 1000 + 777)
         first = int(self.store.get_state("cycles_done", "0"))  # type: ignore[arg-type]
         for cycle in range(first, c.cycles):
             self._collect(cycle)

@@ -1,0 +1,125 @@
+"""A text task of your own: prompts and demonstrations from JSONL files, a module:callable oracle, and any local
+Hugging Face causal LM with its own tokenizer, from the command line or from Python."""
+
+import json
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+
+from prefrl.cli import main
+from prefrl.core.store import LabelStore
+from prefrl.text.config import TextTrainConfig
+from prefrl.text.task import TextTask
+from prefrl.text.trainer import TextTrainer
+
+PROMPTS = ["Name a fruit:", "What grows on trees?", "Pick something sweet:", "A plum or a pear?"]
+DEMOS = [(p, c) for p in PROMPTS for c in ("An apple.", "A pear, ripe and sweet.", "Plums.")]
+SMALL = ["--k", "2", "--prompts", "4", "--cycles", "1", "--ppo-iterations", "1", "--max-new-tokens", "6", "--quiet",
+         "--threads", "1"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """A GPT-2-shaped model with a tokenizer of its own (other special tokens than prefrl's), saved as any local
+    Hugging Face model folder is."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("hf") / "tiny"
+    raw = Tokenizer(models.BPE(unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    texts = [p + " " + c for p, c in DEMOS] * 5
+    raw.train_from_iterator(
+        texts, trainers.BpeTrainer(vocab_size=200, special_tokens=["<unk>", "<s>", "</s>", "<pad>"])
+    )
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+                                        unk_token="<unk>")  # fmt: skip
+    model = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=48, n_embd=32, n_layer=1, n_head=2,
+                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))  # fmt: skip
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("task")
+    (folder / "prompts.jsonl").write_text("".join(json.dumps({"prompt": p}) + "\n" for p in PROMPTS))
+    (folder / "demos.jsonl").write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in DEMOS))
+    return folder
+
+
+def test_a_task_from_files_with_a_callable_oracle_runs_end_to_end_on_a_model_of_your_own(tiny_model, files, tmp_path):
+    out = tmp_path / "run"
+    args = ["text", "train", "--out", str(out), "--model", str(tiny_model), "--prompts-file",
+            str(files / "prompts.jsonl"), "--demos-file", str(files / "demos.jsonl"), "--oracle",
+            "tests.text_oracles:prefers_short", *SMALL]  # fmt: skip
+    assert main(args) == 0
+    store = LabelStore(out / "labels.sqlite", create=False)
+    items = [json.loads(store.item(i)) for i in store.item_ids("text")]
+    assert {i["prompt"] for i in items} <= set(PROMPTS)  # the user's prompts were ranked...
+    assert all(i["gold"] == -len(i["completion"].split()) for i in items)  # ...by the user's oracle
+    assert store.count_labels() == 4  # 4 prompts, C(2,2) = 1 comparison each
+    assert json.loads((out / "config.json").read_text())["oracle"] == "tests.text_oracles:prefers_short"
+
+
+def test_a_task_of_your_own_from_python_with_an_oracle_object(tiny_model, tmp_path):
+    from tests.text_oracles import MentionsFruit
+
+    config = TextTrainConfig(out=str(tmp_path / "run"), model=str(tiny_model), k=2, prompts_per_cycle=4, cycles=1,
+                             ppo_iterations=1, eval_prompts=4, normalise_samples=4, threads=1)  # fmt: skip
+    task = TextTask(oracle=MentionsFruit(), prompts=PROMPTS, demonstrations=DEMOS)
+    rows = TextTrainer(config, progress=False, task=task).run()
+    assert len(rows) == 1 and rows[0]["labels"] == 4
+    store = LabelStore(tmp_path / "run" / "labels.sqlite", create=False)
+    items = [json.loads(store.item(i)) for i in store.item_ids("text")]
+    assert {i["prompt"] for i in items} <= set(PROMPTS)
+    assert all(i["gold"] == MentionsFruit().score(i["prompt"], i["completion"]) for i in items)
+
+
+@pytest.mark.parametrize(
+    ("oracle", "needle"),
+    [
+        ("tests.text_oracles:fails_on_plums", "failed on the prompt 'A plum or a pear?' (ValueError: no plums here)"),
+        ("tests.text_oracles:not_a_number", "gave nan for the prompt"),
+        ("tests.text_oracles:nobody", "module 'tests.text_oracles' has no 'nobody'"),
+    ],
+)
+def test_an_oracle_that_fails_stops_the_run_in_one_line_and_stores_nothing_it_scored(
+    tiny_model, files, tmp_path, capsys, oracle, needle
+):
+    out = tmp_path / "run"
+    args = ["text", "train", "--out", str(out), "--model", str(tiny_model), "--prompts-file",
+            str(files / "prompts.jsonl"), "--demos-file", str(files / "demos.jsonl"), "--oracle", oracle, *SMALL]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("prefrl: error:") and needle in err
+    if (out / "labels.sqlite").exists():
+        assert LabelStore(out / "labels.sqlite", create=False).count_labels() == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "needle"),
+    [
+        ("--prompts-file", '{"prompt": "fine"}\nnot json\n', "line 2 is not JSON"),
+        ("--prompts-file", '{"text": "no prompt key"}\n', "line 1 needs 'prompt' as text"),
+        ("--demos-file", '{"prompt": "only a prompt"}\n', "line 1 needs 'prompt' and 'completion' as text"),
+    ],
+)
+def test_a_task_file_that_cannot_be_read_is_refused_in_one_line(tiny_model, tmp_path, capsys, flag, content, needle):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(content)
+    args = ["text", "train", "--out", str(tmp_path / "run"), "--model", str(tiny_model), flag, str(path), *SMALL]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and needle in err
+
+
+def test_a_model_folder_that_is_not_a_model_is_refused_in_one_line(tmp_path, capsys):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    assert main(["text", "train", "--out", str(tmp_path / "run"), "--model", str(tmp_path / "model"), *SMALL]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "cannot load a model from" in err
