@@ -230,25 +230,41 @@ def test_ppo_raises_the_oracle_score_on_a_trivially_learnable_task_and_starts_at
     assert stats[-1]["kl"] > 0.0
 
 
-def test_control_and_text_reward_models_call_the_same_bradley_terry_function(monkeypatch):
+def test_control_and_text_reward_models_go_through_the_same_ensemble_functions(monkeypatch, tiny):
+    """Hold-out split, bootstrap, output normalisation and the Bradley-Terry loss are core's, for both domains;
+    what is text's own is only the trunk and reading its last token."""
+    import inspect
+
+    from prefrl.core import ensemble
     from prefrl.core import reward as core_reward
-
-    callers = []
-    original = core_reward.bradley_terry_loss
-
-    def spy(*args, **kwargs):
-        import inspect
-
-        callers.append(inspect.stack()[1].frame.f_globals["__name__"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(core_reward, "bradley_terry_loss", spy)
-    ensemble = core_reward.RewardEnsemble(in_dim=2, config=core_reward.RewardConfig(initial_epochs=1))
-    items = np.random.default_rng(0).normal(size=(4, 3, 2)).astype(np.float32)
     from prefrl.core.comparisons import PreferenceDataset
 
+    callers: dict[str, set[str]] = {}
+
+    def spy_on(module, name):
+        original = getattr(module, name)
+
+        def spy(*args, **kwargs):
+            callers.setdefault(name, set()).add(inspect.stack()[1].frame.f_globals["__name__"])
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+
+    for name in ("held_out", "bootstrap", "output_stats"):
+        spy_on(ensemble, name)
+    spy_on(core_reward, "bradley_terry_loss")
+
+    control = core_reward.RewardEnsemble(in_dim=2, config=core_reward.RewardConfig(initial_epochs=1))
+    items = np.random.default_rng(0).normal(size=(4, 3, 2)).astype(np.float32)
     data = PreferenceDataset(np.array([[0, 1], [2, 3]]), np.array([1.0, 0.0], dtype=np.float32))
-    ensemble.fit(items, np.ones((4, 3), dtype=np.float32), data)
-    g = rm.Group(1, "p", ["a", "b"], [True, True], [(0, 1, 1.0)])
-    rm.group_loss(torch.tensor([[1.0], [0.0]]), [g], random_response=0.1)
-    assert {"prefrl.core.reward", "prefrl.text.reward_model"} <= set(callers)
+    control.fit(items, np.ones((4, 3), dtype=np.float32), data)
+    control.update_output_stats(items.reshape(-1, 2))
+
+    model, tokenizer = tiny
+    text = rm.TextRewardModel.from_policy(model, rm.TextRewardConfig(heads=2, epochs=1, groups_per_batch=4))
+    rm.fit(text, tokenizer, _happy_groups(6, seed=1))
+    text.normalise([join(tokenizer, ["Tell a story.\n"] * 4, ["the cat", "a happy cat", "cat", "dog"], [True] * 4)])
+
+    domains = {"prefrl.core.reward", "prefrl.text.reward_model"}
+    for name in ("held_out", "bootstrap", "output_stats", "bradley_terry_loss"):
+        assert domains <= callers.get(name, set()), (name, callers.get(name))

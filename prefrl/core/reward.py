@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from prefrl.core import ensemble
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.records import write_atomic
 from prefrl.core.reward_config import RewardConfig
@@ -243,18 +244,16 @@ class RewardEnsemble:
     @torch.no_grad()
     def update_output_stats(self, features: np.ndarray) -> None:
         """Normalise each member's output to mean 0, std 1 over these (recent) steps."""
-        raw = self.member_rewards(features)
-        self.out_mean = raw.mean(1)
-        self.out_std = raw.std(1, unbiased=False).clamp_min(1e-6)
+        self.out_mean, self.out_std = ensemble.output_stats(self.member_rewards(features))
         self._snapshot = None
 
     # training -------------------------------------------------------------------------------------------------
     def validation_mask(self, n: int) -> np.ndarray:
         """(M, n) bool: comparison i is held out from member m. Fixed per (seed, i), so it survives refits/resume."""
-        draws = [np.random.default_rng([self.seed, i]).random(self.config.members) for i in range(n)]
-        if not draws:
+        if n == 0:
             return np.zeros((self.config.members, 0), dtype=bool)
-        return np.stack(draws, axis=1) < self.config.val_fraction
+        c = self.config
+        return np.stack([ensemble.held_out(self.seed, i, c.members, c.val_fraction) for i in range(n)], axis=1)
 
     def fit(
         self,
@@ -283,7 +282,7 @@ class RewardEnsemble:
             train_idx = np.flatnonzero(~val[m])
             if len(train_idx) == 0:  # too few comparisons to hold any out
                 train_idx = np.arange(n)
-            boots.append(self._rng.choice(train_idx, size=len(train_idx), replace=True))
+            boots.append(ensemble.bootstrap(train_idx, self._rng))
         if steps is None:
             epochs = c.initial_epochs if self.fits == 0 else c.refit_epochs
             steps = epochs * math.ceil(max(len(b) for b in boots) / c.batch_size)

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from prefrl.core import ensemble
 from prefrl.core import reward as core_reward
 from prefrl.core.records import write_folder_atomic
 from prefrl.errors import PrefrlError
@@ -85,9 +86,9 @@ class TextRewardModel(nn.Module):
     @torch.no_grad()
     def normalise(self, rollouts: list[Rollout]) -> None:
         """Set each head to mean 0 / std 1 over these sequences (samples from the reference policy)."""
-        raw = torch.cat([self.raw(r) for r in rollouts])
-        self.out_mean.copy_(raw.mean(0))
-        self.out_std.copy_(raw.std(0, unbiased=False).clamp_min(1e-6))
+        mean, std = ensemble.output_stats(torch.cat([self.raw(r) for r in rollouts]).T)
+        self.out_mean.copy_(mean)
+        self.out_std.copy_(std)
 
     # persistence --------------------------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
@@ -143,13 +144,16 @@ def group_loss(raw: torch.Tensor, groups: list[Group], random_response: float) -
 
 
 def is_held_out(group_id: int, config: TextRewardConfig) -> bool:
-    """Whether a group is held out for validation: fixed per (seed, group id)."""
-    return bool(np.random.default_rng([config.seed, group_id]).random() < config.val_fraction)
+    """Whether a ranking is held out for validation (all heads alike): fixed per (seed, group id)."""
+    return bool(ensemble.held_out(config.seed, group_id, 1, config.val_fraction)[0])
 
 
-def bootstrap_weights(group_id: int, config: TextRewardConfig) -> np.ndarray:
-    """Poisson(1) weight of a group for each head (the bootstrap that makes the heads an ensemble)."""
-    return np.random.default_rng([config.seed, group_id, 1]).poisson(1.0, config.heads).astype(np.float32)
+def bootstrap_weights(train: list[Group], config: TextRewardConfig, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Each training ranking's weight for each head: how often it came up in that head's bootstrap resample (the
+    resample that makes the heads an ensemble, as the control domain's members)."""
+    rows = np.arange(len(train))
+    counts = np.stack([np.bincount(ensemble.bootstrap(rows, rng), minlength=len(train)) for _ in range(config.heads)])
+    return {g.group_id: counts[:, i].astype(np.float32) for i, g in enumerate(train)}
 
 
 def _accuracy(model: TextRewardModel, groups: list[Group], rollout_of) -> float:  # type: ignore[no-untyped-def]
@@ -200,7 +204,8 @@ def fit(
         optimizer = torch.optim.Adam(model.parameters(), lr=c.lr)
         model._optimizer = optimizer  # warm-started across cycles, like the weights
     rng = np.random.default_rng([c.seed, len(groups)])
-    weights = {g.group_id: torch.tensor(bootstrap_weights(g.group_id, c), device=device) for g in train}
+    resample = bootstrap_weights(train, c, np.random.default_rng([c.seed, len(groups), 1]))
+    weights = {g: torch.tensor(w, device=device) for g, w in resample.items()}
     steps = math.ceil(len(train) / c.groups_per_batch) * c.epochs
     losses: list[float] = []
     model.eval()  # dropout off while training too: the score must be a function of the text alone
