@@ -80,7 +80,7 @@ def _pretrain(args: argparse.Namespace) -> int:
 
 TEXT_OPTIONS = {
     "model", "oracle", "prompts_file", "demos_file", "teacher", "instruction", "beta", "epsilon", "eps_skip",
-    "eps_equal", "cycles", "prompts_per_cycle", "k", "ppo_iterations", "device", "seed", "threads",
+    "eps_equal", "cycles", "prompts_per_cycle", "k", "optimizer", "ppo_iterations", "device", "seed", "threads",
 }  # fmt: skip
 """TextTrainConfig fields that are options of `prefrl text train` as they are (the rest: the nested settings)."""
 

@@ -126,6 +126,10 @@ class TextPPOConfig:
     no_eos_penalty: float = -1.0
     """Added to the score of a completion that reached max_new_tokens without its end token."""
     max_grad_norm: float = 1.0
+    rloo_k: int = 4
+    """RLOO: completions sampled per prompt, each baselined by the mean reward of the others."""
+    dpo_beta: float = 0.1
+    """DPO: how far from the reference the implicit reward lets the policy go (the paper's 0.1)."""
 
 
 @dataclass
@@ -165,8 +169,13 @@ class TextTrainConfig:
     """Completions per prompt."""
     from_reference: int = 1
     """From the second cycle on, how many of the K completions come from the initial (SFT) policy."""
+    optimizer: str = field(default="ppo", metadata={"choices": ["ppo", "rloo", "dpo"]})
+    """How the policy learns from the labels: ppo (token-level PPO on the reward model, with a value head), rloo
+    (REINFORCE with a leave-one-out baseline over K samples a prompt, no value head), or dpo (straight from the
+    store's comparisons against the SFT reference, no reward model in the update). The same sampling, KL and
+    metrics for all three."""
     ppo_iterations: int = 25
-    """PPO iterations per cycle."""
+    """Policy updates per cycle (PPO, RLOO or DPO iterations)."""
     eval_prompts: int = 64
     """Held-out prompts on which gold and proxy are measured before and after each cycle's PPO."""
     normalise_samples: int = 128

@@ -39,8 +39,10 @@ from prefrl.errors import PrefrlError
 from prefrl.text import model as lm
 from prefrl.text import reward_model as rm
 from prefrl.text.config import TextTrainConfig
+from prefrl.text.dpo import Preference, TextDPO
 from prefrl.text.lm_training import pretrain, sft
 from prefrl.text.ppo import TextPPO
+from prefrl.text.rloo import TextRLOO
 from prefrl.text.sampling import Rollout, decode, generate, join
 from prefrl.text.task import TextTask, task_from_files
 
@@ -48,13 +50,28 @@ ITEM_KIND = "text"
 HUMAN = "human"
 METRIC_FIELDS = [
     "cycle", "iteration", "labels", "kl", "beta", "score", "score_minus_kl", "gold", "entropy", "clip_fraction",
-    "approx_kl", "explained_variance", "ended", "length", "policy_loss", "value_loss", "wall_time",
+    "approx_kl", "explained_variance", "ended", "length", "policy_loss", "value_loss", "wall_time", "dpo_margin",
 ]  # fmt: skip
 CYCLE_FIELDS = [
     "cycle", "labels", "groups", "rm_loss", "rm_train_accuracy", "rm_val_accuracy", "elo_label_agreement",
     "rm_label_agreement", "elo_rm_spearman", "elo_gold_spearman", "rm_gold_spearman", "gold_before", "proxy_before",
     "gold_after", "proxy_after", "kl_after", "wall_time",
 ]  # fmt: skip
+
+
+OPTIMISERS = {"ppo": TextPPO, "rloo": TextRLOO, "dpo": TextDPO}
+"""How the policy learns: each with `step(prompts, score, gold) -> metrics`, `policy`, `kl` and `generator`."""
+
+
+def preferences(groups: list[rm.Group]) -> list[Preference]:
+    """The decided comparisons of the labelled rankings, as (prompt, preferred, other) for DPO; ties left out."""
+    out = []
+    for g in groups:
+        for i, j, target in g.comparisons:
+            if target in (0.0, 1.0):
+                w, lo = (i, j) if target == 1.0 else (j, i)
+                out.append(Preference(g.prompt, g.completions[w], g.completions[lo], g.ended[w], g.ended[lo]))
+    return out
 
 
 MODEL_FOLDERS = ("base", "sft", "policy", "reward_model")
@@ -69,6 +86,9 @@ def check_text_settings(config: TextTrainConfig) -> None:
         ("--prompts", config.prompts_per_cycle, config.prompts_per_cycle >= 1, "at least 1 prompt ranked per cycle"),
         ("--k", config.k, config.k >= 2, "at least 2: a ranking needs two completions"),
         ("--ppo-iterations", config.ppo_iterations, config.ppo_iterations >= 1, "at least 1"),
+        ("--optimizer", config.optimizer, config.optimizer in OPTIMISERS, f"one of {', '.join(OPTIMISERS)}"),
+        ("rloo_k", config.ppo.rloo_k, config.ppo.rloo_k >= 2, "at least 2: the baseline is the other samples"),
+        ("dpo_beta", config.ppo.dpo_beta, config.ppo.dpo_beta > 0, "a positive number"),
         ("--max-new-tokens", config.ppo.max_new_tokens, config.ppo.max_new_tokens >= 1, "at least 1"),
         ("--threads", config.threads, config.threads is None or config.threads >= 1, "at least 1"),
         ("--seed", config.seed, 0 <= config.seed < 2**32, "between 0 and 2**32 - 1"),
@@ -145,13 +165,13 @@ class TextTrainer:
         c = self.config
         policy_path = self.out / "policy"
         policy, _ = lm.load(policy_path if (policy_path / "config.json").exists() else sft_path, c.device)
-        self.ppo = TextPPO(policy, self.reference, self.tokenizer, c.ppo, seed=c.seed)
-        if (policy_path / "value_head.safetensors").exists():
+        self.optimiser = OPTIMISERS[c.optimizer](policy, self.reference, self.tokenizer, c.ppo, seed=c.seed)
+        if isinstance(self.optimiser, TextPPO) and (policy_path / "value_head.safetensors").exists():
             state = load_file(str(policy_path / "value_head.safetensors"))
             with torch.no_grad():
-                self.ppo.value_head.linear.weight.copy_(state["weight"])
-                self.ppo.value_head.linear.bias.copy_(state["bias"])
-        self.ppo.kl.beta = float(self.store.get_state("kl_beta", str(c.ppo.kl_coef)))  # type: ignore[arg-type]
+                self.optimiser.value_head.linear.weight.copy_(state["weight"])
+                self.optimiser.value_head.linear.bias.copy_(state["bias"])
+        self.optimiser.kl.beta = float(self.store.get_state("kl_beta", str(c.ppo.kl_coef)))  # type: ignore[arg-type]
         rm_path = self.out / "reward_model"
         if (rm_path / "heads.safetensors").exists():
             self.reward = rm.TextRewardModel.load(rm_path, c.device)
@@ -176,10 +196,13 @@ class TextTrainer:
             self.config = replace(c, ppo=replace(c.ppo, max_new_tokens=room))
 
     def _save_policy(self) -> None:
-        head = self.ppo.value_head.linear
+        if not isinstance(self.optimiser, TextPPO):  # RLOO and DPO have no value head
+            lm.save(self.optimiser.policy, self.tokenizer, self.out / "policy")
+            return
+        head = self.optimiser.value_head.linear
         state = {"weight": head.weight.detach().cpu().contiguous(), "bias": head.bias.detach().cpu().contiguous()}
         lm.save(  # the policy and its value head in one atomic folder
-            self.ppo.policy, self.tokenizer, self.out / "policy",
+            self.optimiser.policy, self.tokenizer, self.out / "policy",
             also=lambda folder: save_file(state, str(folder / "value_head.safetensors")),
         )  # fmt: skip
 
@@ -192,7 +215,12 @@ class TextTrainer:
         bs, ppo = self.config.ppo.batch_size, self.config.ppo
         return [
             generate(
-                model, self.tokenizer, prompts[i : i + bs], ppo.max_new_tokens, ppo.temperature, self.ppo.generator
+                model,
+                self.tokenizer,
+                prompts[i : i + bs],
+                ppo.max_new_tokens,
+                ppo.temperature,
+                self.optimiser.generator,
             )
             for i in range(0, len(prompts), bs)
         ]
@@ -211,10 +239,10 @@ class TextTrainer:
             return
         prompts = self.task.sample_prompts(c.prompts_per_cycle, seed=c.seed * 1000 + cycle + 1)
         n_ref = 0 if cycle == 0 else min(c.from_reference, c.k)
-        self.ppo.policy.eval()
+        self.optimiser.policy.eval()
         cols: list[tuple[list[str], list[bool], str]] = []
         for j in range(c.k):
-            model, source = (self.reference, "reference") if j < n_ref else (self.ppo.policy, f"policy-{cycle}")
+            model, source = (self.reference, "reference") if j < n_ref else (self.optimiser.policy, f"policy-{cycle}")
             texts, ended = self._sample(model, prompts)
             cols.append((texts, ended, source))
         payloads, groups = [], []
@@ -312,12 +340,12 @@ class TextTrainer:
         """Mean gold and proxy score of the current policy on held-out prompts, and its KL to the reference."""
         from prefrl.text.sampling import forward
 
-        self.ppo.policy.eval()
+        self.optimiser.policy.eval()
         gen = torch.Generator().manual_seed(12345)
-        r = generate(self.ppo.policy, self.tokenizer, prompts, self.config.ppo.max_new_tokens,
+        r = generate(self.optimiser.policy, self.tokenizer, prompts, self.config.ppo.max_new_tokens,
                      self.config.ppo.temperature, gen)  # fmt: skip
         with torch.no_grad():
-            logp, _, _ = forward(self.ppo.policy, r, self.config.ppo.temperature)
+            logp, _, _ = forward(self.optimiser.policy, r, self.config.ppo.temperature)
             ref, _, _ = forward(self.reference, r, self.config.ppo.temperature)
             kl = float(((logp - ref) * r.completion_mask).sum(1).mean())
             proxy = self.reward.score(r) + self.config.ppo.no_eos_penalty * (~r.ended).float()
@@ -348,6 +376,8 @@ class TextTrainer:
             row.update(self._agreement(groups, comparisons, payloads))
             before = self._evaluate(eval_prompts)
             row.update(gold_before=before["gold"], proxy_before=before["proxy"])
+            if isinstance(self.optimiser, TextDPO):  # DPO learns from the labels themselves
+                self.optimiser.set_preferences(preferences(groups))
             self._ppo(cycle, pool, row["labels"])
             after = self._evaluate(eval_prompts)
             row.update(gold_after=after["gold"], proxy_after=after["proxy"], kl_after=after["kl"],
@@ -355,7 +385,7 @@ class TextTrainer:
             self._save_policy()
             self.reward.save(self.out / "reward_model")
             append_row(self.out / "cycles.csv", CYCLE_FIELDS, row)
-            self.store.set_state("kl_beta", str(self.ppo.kl.beta))
+            self.store.set_state("kl_beta", str(self.optimiser.kl.beta))
             self.store.set_state("cycles_done", str(cycle + 1))
             self._say(
                 f"cycle {cycle + 1}: reward model held-out accuracy {row['rm_val_accuracy']:.2f}; "
@@ -376,7 +406,7 @@ class TextTrainer:
                 continue
             start = ((cycle * c.ppo_iterations + it) * c.ppo.batch_size) % len(pool)
             prompts = (pool + pool)[start : start + c.ppo.batch_size]
-            stats = self.ppo.step(prompts, lambda r: self.reward.score(r.to(self.config.device)), self._gold)
+            stats = self.optimiser.step(prompts, lambda r: self.reward.score(r.to(self.config.device)), self._gold)
             stats.update(cycle=cycle, iteration=cycle * c.ppo_iterations + it, labels=labels,
                          wall_time=time.time() - self.started)  # fmt: skip
             append_row(metrics, METRIC_FIELDS, stats)
