@@ -126,3 +126,13 @@ def test_returns_skip_padding_but_equal_the_masked_sum_of_per_step_rewards():
     torch.testing.assert_close(packed, dense, rtol=1e-5, atol=1e-5)
     packed.sum().backward()  # and gradients flow through the packing
     assert all(w.grad is not None and torch.isfinite(w.grad).all() for w in ens.net.weights)
+
+
+def test_a_floored_level_lifts_the_zeroed_reward_until_its_lowest_reference_step_is_0():
+    ens = RewardEnsemble(4, seed=0)
+    feats = np.random.default_rng(1).normal(size=(2000, 4)).astype(np.float32)
+    ens.update_output_stats(feats)
+    zeroed, floored = ens.predict(feats), ens.predict(feats, floor=True)
+    assert abs(zeroed.mean()) < 1e-4 and zeroed.min() < -0.5  # mean 0: many steps worth less than ending now
+    assert abs(floored.min()) < 1e-5 and np.allclose(floored - zeroed, -zeroed.min(), atol=1e-5)  # a constant lift
+    assert np.array_equal(ens.predict(feats, keep_level=True, floor=True), ens.predict(feats, keep_level=True))

@@ -107,8 +107,9 @@ class TrainConfig:
     2022); 0 turns it off."""
     reward_level: str = field(default="auto", metadata={"choices": list(REWARD_LEVELS)})
     """The learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were cut
-    short by the end of an episode (the comparisons fix it) and zeroes it elsewhere; zero always (the paper's
-    normalisation); keep always."""
+    short by the end of an episode (the comparisons fix it); where none was, it is mean 0 (the paper's) until an
+    episode is seen to end by itself, and from then on floored at 0 over recent steps, so ending an episode never
+    pays more than the worst step seen; zero (the paper's) or keep always."""
     clips_dir: str = field(default="clips", metadata={"flag": "--clips", "metavar": "DIR"})
     """Where clips for a person are rendered, as <clips>/<run name>/<clip id>.mp4."""
     instruction: str | None = None

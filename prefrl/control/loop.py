@@ -112,6 +112,8 @@ class PreferenceLoop:
         self.dt, self.mujoco, self.in_dim = facts.dt, facts.mujoco, facts.obs_dim + facts.act_dim
         self.seg_len: int = c.segment_length  # type: ignore[assignment]  (resolved)
         self.keep_level = REWARD_LEVELS[c.reward_level]
+        self.floor = c.reward_level == "auto" and store.get_state("ended_early") == "1"
+        """An episode has been seen to end by itself: a level the labels did not fix is floored (`_ended_early`)."""
         self.human = c.teacher == HUMAN
         self.frame_size = c.clip_size if self.human and not self.mujoco else None
         """Human runs on an env without MuJoCo state film every step at this size (its clips cannot be re-rendered)."""
@@ -159,7 +161,10 @@ class PreferenceLoop:
     def on_env_step(self, obs, actions, true_rewards, dones, infos) -> None:  # type: ignore[no-untyped-def]
         """Every step of PPO's rollouts goes into clips of `seg_len` steps, kept in the recent-clip buffer."""
         with self.stopwatch.time("reward_step"):
-            self.buffer.extend(self.cutter.add(obs, actions, true_rewards, dones, infos))
+            segments = self.cutter.add(obs, actions, true_rewards, dones, infos)
+            self.buffer.extend(segments)
+            if not self.floor and self.config.reward_level == "auto" and any(s.terminated for s in segments):
+                self._ended_early()
 
     def collect_random_segments(self, n_segments: int) -> None:
         """Roll out the random policy until the buffer holds n_segments (the paper's initial label source)."""
@@ -175,6 +180,8 @@ class PreferenceLoop:
             info["TimeLimit.truncated"] = truncated and not terminated
             segments = cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info])
             self.buffer.extend(segments)
+            if not self.floor and self.config.reward_level == "auto" and any(s.terminated for s in segments):
+                self._ended_early()
             collected += len(segments)
             self.pretrain_steps += 1
             steps, cut = steps + 1, cut + len(segments)
@@ -187,9 +194,16 @@ class PreferenceLoop:
             obs = env.reset()[0] if done else next_obs
         env.close()
 
+    def _ended_early(self) -> None:
+        """An episode ended by itself (the agent fell, flipped): from now on, while no label has fixed the reward's
+        level, it is floored at 0 over recent steps, so that ending an episode, which no teacher judged, never pays
+        more than the worst step seen (the paper's mean 0 makes half the steps worse than dying)."""
+        self.floor = True
+        self.store.set_state("ended_early", "1")
+
     # 2. the reward PPO sees -------------------------------------------------------------------------------------
     def predicted_reward(self, features: np.ndarray) -> np.ndarray:
-        reward = self.ensemble.predict(features, keep_level=self.keep_level)
+        reward = self.ensemble.predict(features, keep_level=self.keep_level, floor=self.floor)
         if self.config.exploration and self.ensemble.fits:  # optimism where the members disagree, fading out
             done = self.rollouts * self.config.ppo.n_steps / self.config.timesteps
             weight = self.config.exploration * max(0.0, 1.0 - done)

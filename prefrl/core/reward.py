@@ -117,6 +117,8 @@ class RewardEnsemble:
         self.fits = 0
         self.level_identified = False
         """Some labelled item was cut short, so the comparisons fixed the reward's level (see the module docstring)."""
+        self.out_floor = 0.0
+        """The zeroed reward's lowest value over the reference steps (see `predict`'s floor)."""
         self._rng = np.random.default_rng(seed)
         self._snapshot: tuple | None = None  # numpy copy of the weights for predict(); None when stale
 
@@ -129,12 +131,14 @@ class RewardEnsemble:
         """Unnormalised per-member reward of each step: features (N, D) -> (M, N)."""
         return self._raw(torch.as_tensor(features, dtype=torch.float32, device=self.device))
 
-    def predict(self, features: np.ndarray, keep_level: bool | None = None) -> np.ndarray:
+    def predict(self, features: np.ndarray, keep_level: bool | None = None, floor: bool = False) -> np.ndarray:
         """The reward the agent sees: each member divided by its std over recent steps, then averaged. (N, D) -> (N,).
 
         The level: keep_level=True keeps each member's own (relative to the absorbing state's 0), False shifts each
         to mean 0 (the paper's normalisation), None (the default) keeps it exactly when the labelled items fixed it
-        (`level_identified`: some of them were cut short by the end of an episode).
+        (`level_identified`: some of them were cut short by the end of an episode). `floor`, where the level is not
+        kept, lifts the zeroed reward until its lowest value over the reference steps is 0 (`out_floor`): what no
+        label judged, ending an episode, is then worth no more than the worst step seen.
 
         It runs on a fused copy of the weights (see `_fuse`): in numpy for a few steps, where three small matmuls
         cost microseconds and torch's dispatch would cost more; in torch for batches (a rollout's worth), where
@@ -144,7 +148,7 @@ class RewardEnsemble:
             self._snapshot = self._fuse()
         layers, out, level_bias, zeroed_bias = self._snapshot
         keep = self.level_identified if keep_level is None else keep_level
-        bias = level_bias if keep else zeroed_bias
+        bias = level_bias if keep else zeroed_bias - (np.float32(self.out_floor) if floor else np.float32(0))
         h = np.asarray(features, dtype=np.float32)
         if len(h) >= self.torch_from:
             with torch.no_grad():
@@ -244,7 +248,9 @@ class RewardEnsemble:
     @torch.no_grad()
     def update_output_stats(self, features: np.ndarray) -> None:
         """Normalise each member's output to mean 0, std 1 over these (recent) steps."""
-        self.out_mean, self.out_std = ensemble.output_stats(self.member_rewards(features))
+        raw = self.member_rewards(features)
+        self.out_mean, self.out_std = ensemble.output_stats(raw)
+        self.out_floor = float(((raw - self.out_mean[:, None]) / self.out_std[:, None]).mean(0).min())
         self._snapshot = None
 
     # training -------------------------------------------------------------------------------------------------
@@ -365,6 +371,7 @@ class RewardEnsemble:
             out_std=self.out_std.cpu(),
             fits=torch.tensor(self.fits),
             level_identified=torch.tensor(self.level_identified),
+            out_floor=torch.tensor(self.out_floor),
         )
         return s
 
@@ -383,4 +390,5 @@ class RewardEnsemble:
         self.out_mean, self.out_std = s["out_mean"].to(self.device), s["out_std"].to(self.device)
         self.fits = int(s["fits"])
         self.level_identified = bool(s["level_identified"]) if "level_identified" in s else False
+        self.out_floor = float(s["out_floor"]) if "out_floor" in s else 0.0
         self._snapshot = None
