@@ -3,6 +3,8 @@ Hugging Face causal LM with its own tokenizer, from the command line or from Pyt
 
 import json
 import os
+import sys
+from dataclasses import asdict
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -123,3 +125,21 @@ def test_a_model_folder_that_is_not_a_model_is_refused_in_one_line(tmp_path, cap
     assert main(["text", "train", "--out", str(tmp_path / "run"), "--model", str(tmp_path / "model"), *SMALL]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "cannot load a model from" in err
+
+
+def test_a_run_folder_alone_never_makes_prefrl_import_the_oracle_it_names(tiny_model, tmp_path, capsys):
+    """A started run whose config.json names module:callable resumes only when the command line names it again;
+    the module is not imported before that."""
+    out = tmp_path / "run"
+    out.mkdir()
+    config = TextTrainConfig(out=str(out), model=str(tiny_model), oracle="tests.oracle_never_imported:score")
+    (out / "config.json").write_text(json.dumps(asdict(config)))
+    (out / "sft").mkdir()  # a model folder: the run has started
+    for command in (
+        ["text", "train", "--out", str(out), "--cycles", "2", "--quiet"],
+        ["text", "demo", "--out", str(out)],
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "add --oracle tests.oracle_never_imported:score" in err
+    assert "tests.oracle_never_imported" not in sys.modules

@@ -160,7 +160,7 @@ NOT_STARTED = {"config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqli
 
 
 def _train(args: argparse.Namespace) -> int:
-    from prefrl.cli import given_options, option_flags
+    from prefrl.cli import check_named_again, given_options, option_flags
     from prefrl.core.records import read_json
     from prefrl.overrides import refuse_other_settings
     from prefrl.text.config import TextTrainConfig
@@ -173,6 +173,7 @@ def _train(args: argparse.Namespace) -> int:
     if started:  # resume: keep the run's settings; only the number of cycles (and threads) may change
         config = TextTrainConfig.from_dict(read_json(saved))
         given = given_options(args.parser, args.tokens[args.tokens.index(args.text_command) + 1 :])
+        check_named_again(config.oracle, args.oracle if "oracle" in given else None, args.out, "--oracle")
         flags = option_flags(args.parser, given - TEXT_MAY_CHANGE, TEXT_FIELD_OF, args)
         refuse_other_settings(args.out, config, asked, flags, may_change="--cycles and --threads")
         config = replace(
@@ -226,6 +227,7 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import time
 
+    from prefrl.cli import check_named_again
     from prefrl.core.records import read_json
     from prefrl.text.config import TextTrainConfig
     from prefrl.text.trainer import TextTrainer
@@ -235,6 +237,7 @@ def _demo(args: argparse.Namespace) -> int:
     saved = args.out / "config.json"
     if saved.exists():
         config = TextTrainConfig.from_dict(read_json(saved))
+        check_named_again(config.oracle, args.oracle, args.out, "--oracle")
     else:
         d = TextTrainConfig()
         config = TextTrainConfig(
@@ -283,11 +286,12 @@ def _sample(args: argparse.Namespace) -> int:
     from prefrl.text import model as lm
     from prefrl.text import tasks
     from prefrl.text.sampling import decode, generate
+    from prefrl.text.task import oracle_from
 
     lm.resolve_device(args.device)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     model, tokenizer = lm.load(args.model, args.device)
-    oracle = tasks.make_oracle(args.oracle)
+    oracle = oracle_from(args.oracle)  # the demo passes its own, which may be module:callable
     prompts = tasks.prompts(args.prompts, seed=args.seed)
     r = generate(model, tokenizer, prompts, args.max_new_tokens, args.temperature,
                  torch.Generator().manual_seed(args.seed))  # fmt: skip

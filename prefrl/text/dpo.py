@@ -98,8 +98,8 @@ class TextDPO:
                     loss.backward()
                     nn.utils.clip_grad_norm_(self.policy.parameters(), c.max_grad_norm)
                     self.optimizer.step()
-                    losses.append(float(loss))
-                    margins.append(float(((pol_w - ref_w) - (pol_l - ref_l)).mean()))
+                    losses.append(float(loss.detach()))
+                    margins.append(float(((pol_w - ref_w) - (pol_l - ref_l)).mean().detach()))
         self.policy.eval()
         rollout = generate(self.policy, self.tokenizer, prompts, c.max_new_tokens, c.temperature, self.generator)
         mask = rollout.completion_mask

@@ -74,6 +74,27 @@ def preferences(groups: list[rm.Group]) -> list[Preference]:
     return out
 
 
+def labelled_groups(store: LabelStore) -> tuple[list[rm.Group], list[Comparison], dict[int, dict]]:
+    """The store's labelled rankings as reward-model groups (each prompt's completions and decided comparisons),
+    with the comparisons and the completions' payloads by item id."""
+    comparisons = store.comparisons()
+    ids = sorted({i for cmp in comparisons for i in (cmp.a, cmp.b)})
+    payloads = {i: json.loads(b) for i, b in store.items(ids).items()}
+    groups: dict[int, rm.Group] = {}
+    index: dict[int, int] = {}
+    for i in ids:
+        p = payloads[i]
+        g = groups.setdefault(p["group"], rm.Group(p["group"], p["prompt"], [], []))
+        index[i] = len(g.completions)
+        g.completions.append(p["completion"])
+        g.ended.append(bool(p["ended"]))
+        g.item_ids.append(i)
+    for cmp in comparisons:
+        if cmp.target is not None:
+            groups[payloads[cmp.a]["group"]].comparisons.append((index[cmp.a], index[cmp.b], float(cmp.target)))
+    return list(groups.values()), comparisons, payloads
+
+
 MODEL_FOLDERS = ("base", "sft", "policy", "reward_model")
 """The run folder's model folders, each replaced atomically as a whole."""
 
@@ -296,22 +317,7 @@ class TextTrainer:
         self.store.set_state("trainer", "training")
 
     def _groups(self) -> tuple[list[rm.Group], list[Comparison], dict[int, dict]]:
-        comparisons = self.store.comparisons()
-        ids = sorted({i for cmp in comparisons for i in (cmp.a, cmp.b)})
-        payloads = {i: json.loads(b) for i, b in self.store.items(ids).items()}
-        groups: dict[int, rm.Group] = {}
-        index: dict[int, int] = {}
-        for i in ids:
-            p = payloads[i]
-            g = groups.setdefault(p["group"], rm.Group(p["group"], p["prompt"], [], []))
-            index[i] = len(g.completions)
-            g.completions.append(p["completion"])
-            g.ended.append(bool(p["ended"]))
-            g.item_ids.append(i)
-        for cmp in comparisons:
-            if cmp.target is not None:
-                groups[payloads[cmp.a]["group"]].comparisons.append((index[cmp.a], index[cmp.b], float(cmp.target)))
-        return list(groups.values()), comparisons, payloads
+        return labelled_groups(self.store)
 
     def _agreement(self, groups: list[rm.Group], comparisons: list[Comparison], payloads: dict) -> dict[str, float]:
         """Elo from the same labels, and how Elo, the reward model and the gold scores agree."""
