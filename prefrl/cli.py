@@ -136,12 +136,15 @@ def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str
 def option_flags(
     parser: argparse.ArgumentParser, dests: set[str], field_of: dict[str, str], args: argparse.Namespace
 ) -> dict[str, str]:
-    """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' per key)."""
+    """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' for each key of a
+    nested setting's KEY=VALUE list)."""
     flag_of = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
     flags: dict[str, str] = {}
     for dest in sorted(dests):
-        if dest == "reward_model":
-            flags.update({f"reward_model.{key}": f"--reward-model {key}" for key, _ in args.reward_model})
+        value = getattr(args, dest, None)
+        if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            field = field_of.get(dest, dest)  # KEY=VALUE parts of a nested setting: each key on its own
+            flags.update({f"{field}.{key}": f"{flag_of[dest]} {key}" for key, _ in value})
         else:
             flags[field_of.get(dest, dest)] = flag_of[dest]
     return flags

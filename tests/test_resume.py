@@ -71,8 +71,8 @@ def test_timesteps_extend_a_run_and_labels_raise_its_budget(run, capsys):
     [
         (["--seed", "3"], "started with --seed 0, not 3"),
         (["--members", "5"], "started with --members 3, not 5"),
-        (["--reward-model", "lr=0.001"], "started with --reward-model lr 0.0003, not 0.001"),
-        (["--ppo", "n_epochs=3"], "started with other --ppo settings"),
+        (["--reward-model", "lr=0.003"], "started with --reward-model lr 0.001, not 0.003"),
+        (["--ppo", "n_epochs=3"], "started with --ppo n_epochs 1, not 3"),
         (["--selection", "random"], "started with --selection disagreement, not random"),
         (["--env", "Hopper-v5"], "trains HalfCheetah-v5, not Hopper-v5"),
         (["--timesteps", "256"], "already trained 512 steps"),

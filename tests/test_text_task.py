@@ -143,3 +143,19 @@ def test_a_run_folder_alone_never_makes_prefrl_import_the_oracle_it_names(tiny_m
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and "add --oracle tests.oracle_never_imported:score" in err
     assert "tests.oracle_never_imported" not in sys.modules
+
+
+def test_nested_settings_are_options_and_a_resume_refuses_a_changed_one(tiny_model, files, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["text", "train", "--out", str(out), "--model", str(tiny_model), "--prompts-file",
+            str(files / "prompts.jsonl"), "--demos-file", str(files / "demos.jsonl"), "--oracle",
+            "tests.text_oracles:prefers_short", *SMALL]  # fmt: skip
+    nested = ["--ppo", "lr=1e-4", "--ppo", "lam=1", "--reward-model", "epochs=2", "--sft", "max_steps=3"]
+    assert main([*args, *nested, "--kl-coef", "0.05"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["ppo"]["lr"] == 1e-4 and saved["ppo"]["lam"] == 1.0 and saved["ppo"]["kl_coef"] == 0.05
+    assert saved["reward"]["epochs"] == 2 and saved["sft"]["max_steps"] == 3
+    assert saved["ppo"]["max_new_tokens"] == 6  # the named flag still sets its nested field
+    assert main([*args, "--ppo", "lr=3e-4", "--cycles", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "started with --ppo lr 0.0001, not 0.0003" in err

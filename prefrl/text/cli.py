@@ -81,8 +81,10 @@ def _pretrain(args: argparse.Namespace) -> int:
 TEXT_OPTIONS = {
     "model", "oracle", "prompts_file", "demos_file", "teacher", "instruction", "beta", "epsilon", "eps_skip",
     "eps_equal", "cycles", "prompts_per_cycle", "k", "optimizer", "ppo_iterations", "device", "seed", "threads",
+    "pretrain", "sft", "reward", "ppo",
 }  # fmt: skip
-"""TextTrainConfig fields that are options of `prefrl text train` as they are (the rest: the nested settings)."""
+"""TextTrainConfig fields that are options of `prefrl text train`: all but out (a path) and the evaluation sizes;
+the nested settings as --ppo KEY=VALUE and the like."""
 
 
 def _train_parser(sub: argparse._SubParsersAction) -> None:
@@ -112,16 +114,15 @@ def _train_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="run folder")
     add_options(p, TextTrainConfig, only=TEXT_OPTIONS)
     p.add_argument(
-        "--kl-coef", type=float, default=d.ppo.kl_coef, help="initial KL penalty beta (default: %(default)s)"
+        "--kl-coef", type=float, help=f"initial KL penalty beta, as --ppo kl_coef (default: {d.ppo.kl_coef})"
     )
     p.add_argument(
-        "--kl-target", type=float, default=d.ppo.kl_target, help="nats per completion (default: %(default)s)"
+        "--kl-target", type=float, help=f"nats per completion, as --ppo kl_target (default: {d.ppo.kl_target})"
     )
-    p.add_argument("--fixed-kl", action="store_true", help="keep beta fixed instead of the adaptive controller")
-    p.add_argument("--max-new-tokens", type=int, default=d.ppo.max_new_tokens, help="(default: %(default)s)")
-    p.add_argument(
-        "--pretrain-minutes", type=float, default=d.pretrain.minutes, help="when no --model (default: %(default)s)"
-    )
+    p.add_argument("--fixed-kl", action="store_true", help="keep beta fixed, as --ppo adaptive_kl=false")
+    p.add_argument("--max-new-tokens", type=int, help=f"as --ppo max_new_tokens (default: {d.ppo.max_new_tokens})")
+    p.add_argument("--pretrain-minutes", type=float,
+                   help=f"when no --model, as --pretrain minutes (default: {d.pretrain.minutes})")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_train, parser=p)
 
@@ -133,19 +134,21 @@ def _config_from_args(args: argparse.Namespace) -> TextTrainConfig:
 
     d = TextTrainConfig()
     values = values_from(args, TextTrainConfig, only=TEXT_OPTIONS)
+    nested = {name: values.pop(name) for name in ("pretrain", "sft", "reward", "ppo")}
+    named = {"kl_coef": args.kl_coef, "kl_target": args.kl_target, "max_new_tokens": args.max_new_tokens}
+    ppo = {**nested["ppo"], **{k: v for k, v in named.items() if v is not None}}
+    if args.fixed_kl:
+        ppo["adaptive_kl"] = False
+    pretrain = {**nested["pretrain"], "device": args.device, "seed": args.seed, "threads": args.threads}
+    if args.pretrain_minutes is not None:
+        pretrain["minutes"] = args.pretrain_minutes
     return TextTrainConfig(
         out=str(args.out),
         **{**values, "model": str(args.model) if args.model else None},
-        pretrain=replace(
-            d.pretrain, minutes=args.pretrain_minutes, device=args.device, seed=args.seed, threads=args.threads
-        ),
-        ppo=replace(
-            d.ppo,
-            kl_coef=args.kl_coef,
-            kl_target=args.kl_target,
-            adaptive_kl=not args.fixed_kl,
-            max_new_tokens=args.max_new_tokens,
-        ),
+        pretrain=replace(d.pretrain, **pretrain),
+        sft=replace(d.sft, **nested["sft"]),
+        reward=replace(d.reward, **nested["reward"]),
+        ppo=replace(d.ppo, **ppo),
     )
 
 

@@ -187,9 +187,13 @@ class TextTrainConfig:
     threads: int | None = None
     """CPU threads for torch (default: torch's, one per core; 1 is far faster when other jobs share the cores)."""
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    """Pretraining the base model when no --model is given (PretrainConfig)."""
     sft: SFTConfig = field(default_factory=SFTConfig)
-    reward: TextRewardConfig = field(default_factory=TextRewardConfig)
+    """Supervised fine-tuning on the demonstrations (SFTConfig)."""
+    reward: TextRewardConfig = field(default_factory=TextRewardConfig, metadata={"flag": "--reward-model"})
+    """The reward model and its refits (TextRewardConfig)."""
     ppo: TextPPOConfig = field(default_factory=TextPPOConfig)
+    """The policy's optimiser, PPO, RLOO or DPO, and its sampling (TextPPOConfig)."""
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextTrainConfig:
