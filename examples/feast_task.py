@@ -18,6 +18,7 @@ import argparse
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
 FOODS = frozenset(
@@ -69,13 +70,12 @@ def main() -> None:
     if args.out is None:
         return
     from prefrl.text.config import TextTrainConfig
-    from prefrl.text.task import task_from_files
     from prefrl.text.trainer import TextTrainer
 
+    sys.path.insert(0, str(Path(__file__).parent))  # so the run folder can name the oracle feast_task:score
     config = TextTrainConfig(out=str(args.out), oracle="feast_task:score", prompts_file=str(prompts_file),
                              demos_file=str(demos_file), cycles=args.cycles)  # fmt: skip
-    task = task_from_files(score, str(prompts_file), str(demos_file))  # or TextTask(score, prompts, demonstrations)
-    for row in TextTrainer(config, task=task).run():
+    for row in TextTrainer(config).run():  # or TextTrainer(config, task=TextTask(score, prompts, demonstrations))
         print(f"cycle {int(row['cycle']) + 1}: gold {row['gold_before']:+.3f} -> {row['gold_after']:+.3f}")
 
 

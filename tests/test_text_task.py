@@ -79,6 +79,8 @@ def test_a_task_of_your_own_from_python_with_an_oracle_object(tiny_model, tmp_pa
     items = [json.loads(store.item(i)) for i in store.item_ids("text")]
     assert {i["prompt"] for i in items} <= set(PROMPTS)
     assert all(i["gold"] == MentionsFruit().score(i["prompt"], i["completion"]) for i in items)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["oracle"] == "tests.text_oracles:MentionsFruit"  # what the run was scored by, not the default
 
 
 @pytest.mark.parametrize(
@@ -159,3 +161,12 @@ def test_nested_settings_are_options_and_a_resume_refuses_a_changed_one(tiny_mod
     assert main([*args, "--ppo", "lr=3e-4", "--cycles", "2"]) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert "started with --ppo lr 0.0001, not 0.0003" in err
+
+
+def test_an_oracle_that_cannot_be_imported_by_name_is_recorded_as_such():
+    from prefrl.text.task import oracle_record
+    from tests.text_oracles import prefers_short
+
+    assert oracle_record("positive") == "positive"
+    assert oracle_record(prefers_short) == "tests.text_oracles:prefers_short"
+    assert oracle_record(lambda p, c: 0.0) == "<python: <lambda>>"

@@ -21,7 +21,7 @@ from typing import Any
 
 from prefrl.errors import PrefrlError
 from prefrl.text import tasks
-from prefrl.user_code import is_code_spec, load
+from prefrl.user_code import is_code_spec, load, spec_of
 
 
 @dataclass
@@ -100,6 +100,22 @@ def oracle_from(spec: Any) -> Any:
     if callable(obj):
         return _FunctionOracle(obj, name)
     raise PrefrlError(f"--oracle {spec}: {obj!r} is neither a function (prompt, completion) -> float nor has score()")
+
+
+def oracle_record(spec: Any) -> str:
+    """What a run folder's config records of an oracle: a built-in name or module:callable as given; for a function,
+    class or instance of your own, the module:name it can be imported by; otherwise "<python: name>", which only a
+    run resumed from Python with the same task can use."""
+    if isinstance(spec, str):
+        return spec
+    for obj in (spec, type(spec)):
+        try:
+            named = spec_of(obj, "--oracle")
+        except PrefrlError:
+            continue
+        if not named.startswith("__main__:"):  # a script's own names mean nothing to another process
+            return named
+    return f"<python: {getattr(spec, '__name__', type(spec).__name__)}>"
 
 
 def read_jsonl(path: str | Path, keys: tuple[str, ...], flag: str) -> list[dict[str, str]]:

@@ -44,7 +44,7 @@ from prefrl.text.lm_training import pretrain, sft
 from prefrl.text.ppo import TextPPO
 from prefrl.text.rloo import TextRLOO
 from prefrl.text.sampling import Rollout, decode, generate, join
-from prefrl.text.task import TextTask, task_from_files
+from prefrl.text.task import TextTask, oracle_record, task_from_files
 
 ITEM_KIND = "text"
 HUMAN = "human"
@@ -136,6 +136,9 @@ class TextTrainer:
         self.out.mkdir(parents=True, exist_ok=True)
         for name in MODEL_FOLDERS:  # a kill in the middle of replacing one leaves its previous version aside
             recover_folder(self.out / name)
+        if task is not None:  # the config records the task's oracle, not the default it was built with
+            config = replace(config, oracle=oracle_record(task.oracle))
+            self.config = config
         self.task = task or task_from_files(config.oracle, config.prompts_file, config.demos_file)
         self.started = time.time()
         saved = self.out / "config.json"
