@@ -83,12 +83,13 @@ class SweepConfig:
         return sum(self.steps(c.env) for c in self.cells())
 
     def cells(self) -> list[Cell]:
-        """Every cell, the true-reward baseline of each (env, seed) first."""
-        out = [Cell(env, seed) for seed, env in product(self.seeds, self.envs)]
-        for seed, env, labels, teacher, selection in product(
-            self.seeds, self.envs, self.labels, self.teachers, self.selections
-        ):
-            out.append(Cell(env, seed, labels, teacher, selection))
+        """Every cell, by seed then env, each true-reward baseline just before its preference cells, so that a
+        sweep run in several sittings completes whole (env, seed) comparisons as it goes."""
+        out = []
+        for seed, env in product(self.seeds, self.envs):
+            out.append(Cell(env, seed))
+            for labels, teacher, selection in product(self.labels, self.teachers, self.selections):
+                out.append(Cell(env, seed, labels, teacher, selection))
         return out
 
     def train_config(self, cell: Cell) -> TrainConfig:
