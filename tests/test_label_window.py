@@ -197,6 +197,8 @@ def test_the_window_resizes_and_scales_clips_down_only_to_fit_never_up(run):
     try:
         wait_for_pair(window)
         assert window.rects[0].size == (96, 96)
+        # a run that recorded no clip size has its clips made at the window's size: never made small, then stretched
+        assert window.view.source.clip_config.width == 96 and window.view.surfaces[0][0].get_size() == (96, 96)
         pygame.event.post(pygame.event.Event(pygame.VIDEORESIZE, w=150, h=400, size=(150, 400)))
         window.step()
         assert window.rects[0].size == (39, 39) and window.rects[1].left > window.rects[0].right  # (150 - 3 x 24) / 2

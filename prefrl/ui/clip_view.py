@@ -37,7 +37,7 @@ class ClipView:
         source: SourceConfig | None = None,
     ) -> None:
         if clip is None:  # re-render lost clips the way the run renders them
-            size = int(run_config.get("clip_size", 256))
+            size = int(run_config.get("clip_size", clip_size))  # older runs recorded none: the window's own size
             clip = ClipConfig(width=size, height=size, fps=run_config.get("clip_fps"), camera=run_config.get("camera"),
                               steps=run_config.get("segment_length"))  # fmt: skip
         clips_dir = Path(store.get_state("clips_dir") or "clips")

@@ -157,6 +157,7 @@ class LabelWindow:
         self.speed_index = SPEEDS.index(1.0)
         self.paused = False
         self.loop_time = 0.0
+        self.scrubbing: int | None = None  # the side whose scrub bar the mouse holds: the clips follow it
         self.opened = time.time()
         self.given = 0  # labels from this window that stand (undo takes one back)
         self.running = True
@@ -325,6 +326,13 @@ class LabelWindow:
         elif event.type == pg.VIDEORESIZE:
             self.screen = pg.display.get_surface()
             self.layout(event.w, event.h)
+        elif event.type == pg.MOUSEBUTTONDOWN and event.button == 1 and self._on_scrub_bar(event.pos):
+            self.scrubbing = self._on_scrub_bar(event.pos) - 1  # the side whose bar is held
+            self._scrub_to(self.scrubbing, event.pos[0])
+        elif event.type == pg.MOUSEMOTION and self.scrubbing is not None:
+            self._scrub_to(self.scrubbing, event.pos[0])
+        elif event.type == pg.MOUSEBUTTONUP and event.button == 1:
+            self.scrubbing = None
         elif event.type == pg.MOUSEBUTTONDOWN and event.button == 1:
             hit = [i for i, rect in enumerate(self.rects) if rect.collidepoint(event.pos)]
             if hit and self.ranking:
@@ -350,6 +358,13 @@ class LabelWindow:
             elif self.view.plays:
                 self._playback(key)
 
+    def _on_scrub_bar(self, pos: tuple[int, int]) -> int:
+        """1 + the side whose scrub bar (give or take a few pixels) is under `pos`; 0 where none is."""
+        if self.current is None or not self.view.plays or self.ranking:
+            return 0
+        near = (side + 1 for side in range(len(self.rects)) if self.scrub_bar(side).inflate(0, 8).collidepoint(pos))
+        return next(near, 0)
+
     def _rank_key(self, key: int) -> None:
         pg = self.pg
         digits = {getattr(pg, f"K_{n}"): n - 1 for n in range(1, 10)} | {
@@ -369,6 +384,17 @@ class LabelWindow:
     def loop_length(self) -> float:
         """Seconds of one loop: the clips, then a hold on their last frames."""
         return max(self.view.duration(), 1e-3) + LOOP_HOLD_S
+
+    def scrub_bar(self, side: int) -> Any:
+        """The bar under a clip that shows where the loop is; pressing or dragging on it moves the clips there."""
+        rect = self.rects[side]
+        return self.pg.Rect(rect.x, rect.bottom + 3, rect.width, 4)
+
+    def _scrub_to(self, side: int, x: int) -> None:
+        """Pause the clips at the point of `side`'s scrub bar under `x` (both clips share one time)."""
+        bar = self.scrub_bar(side)
+        self.paused = True
+        self.loop_time = min(max((x - bar.x) / max(bar.width, 1), 0.0), 1.0) * self.view.duration()
 
     def _playback(self, key: int) -> None:
         pg = self.pg
@@ -466,7 +492,7 @@ class LabelWindow:
             pg.draw.rect(screen, frame, rect.inflate(2 * width, 2 * width), width)
             if pair is not None and view.plays:  # where the loop is: the bar fills as the clips play
                 shown = min(self.loop_time / max(view.duration(), 1e-3), 1.0)
-                bar = pg.Rect(rect.x, rect.bottom + 3, rect.width, 3)
+                bar = self.scrub_bar(side)
                 pg.draw.rect(screen, (60, 60, 66), bar)
                 pg.draw.rect(screen, (150, 150, 200), pg.Rect(bar.x, bar.y, int(bar.width * shown), bar.height))
             if not self.ranking:  # a ranking's panels carry their numbers themselves
