@@ -12,7 +12,7 @@ from prefrl.ui.pairs import Pair, PairSource, SourceConfig
 DEFAULT_INSTRUCTION = "Which one moves forward faster?"
 HELP = (
     "Left/A: A is better   Right/D: B is better   Up/W: equally good   Down/S: can't tell",
-    "U: undo   Space: pause   ,/.: frame back/on   -/+: speed   R: restart   Q: quit   (or click a clip)",
+    "U: undo   Space: pause   ,/. or drag the bar: frame   -/+: speed   R: restart   Q: quit   (or click a clip)",
 )
 
 
