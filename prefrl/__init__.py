@@ -12,6 +12,7 @@ _EXPORTS = {
     "RewardEnsemble": "prefrl.core.reward",
     "Teacher": "prefrl.core.teachers",
     "SyntheticOracle": "prefrl.core.teachers",
+    "make_teacher": "prefrl.core.teachers",
     "LabelStore": "prefrl.core.store",
     "fit_reward_model": "prefrl.control.labels",
 }
@@ -21,10 +22,12 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> object:
-    if name in _EXPORTS:
-        import importlib
+    import importlib
 
+    if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    if name == "teachers":  # the synthetic teachers, ready-made
+        return importlib.import_module("prefrl.teachers")
     raise AttributeError(f"module 'prefrl' has no attribute {name!r}")
 
 

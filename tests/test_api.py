@@ -93,3 +93,23 @@ def test_a_config_from_a_newer_prefrl_is_refused_in_one_line(tmp_path, capsys):
     assert main(["train", "--resume", str(tmp_path / "run"), "--timesteps", "1024"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "written by a newer prefrl (format version 99" in err
+
+
+def test_a_ready_made_teacher_runs_exactly_the_preset_it_names(tmp_path):
+    import json
+
+    from prefrl.core.store import LabelStore
+
+    prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", teacher="noisy", **TINY), tmp_path / "named")
+    prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", **TINY), tmp_path / "handed", teacher=prefrl.teachers.noisy)
+    named, handed = (json.loads((tmp_path / run / "config.json").read_text()) for run in ("named", "handed"))
+    assert handed == named and handed["teacher"] == "noisy"  # recorded by name: resumable from the command line
+    answers = [
+        [c.choice for c in LabelStore(tmp_path / run / "labels.sqlite").comparisons()] for run in ("named", "handed")
+    ]
+    assert answers[0] == answers[1] and len(answers[0]) == 8  # seeded by the run's seed, as the named preset is
+
+    changed = prefrl.make_teacher("mistake", epsilon=0.3)
+    prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", **TINY), tmp_path / "changed", teacher=changed)
+    recorded = json.loads((tmp_path / "changed" / "config.json").read_text())
+    assert (recorded["teacher"], recorded["epsilon"]) == ("mistake", 0.3)

@@ -31,6 +31,7 @@ from prefrl.control.stopwatch import Stopwatch
 from prefrl.control.wrappers import LearnedRewardBuffer, LearnedRewardVecEnv, RolloutRewardNormalize
 from prefrl.core.reward import RewardEnsemble
 from prefrl.core.store import LabelStore
+from prefrl.core.teachers import preset_settings
 from prefrl.errors import PrefrlError
 
 
@@ -40,10 +41,22 @@ def train(
     """What `prefrl train` runs: validate the settings, then train (or, with resume, continue) the run in `out`.
     `teacher`: a teacher of your own (see `prefrl.core.teachers.as_teacher`), recorded as 'custom'. Returns the last
     evaluation's metrics row."""
-    if teacher is not None:
-        config = replace(config, teacher=CUSTOM)
+    config, teacher = with_teacher(config, teacher)
     validate(config, teacher)
     return Trainer(config, Path(out), resume=resume, teacher=teacher).learn()
+
+
+def with_teacher(config: TrainConfig, teacher: object | None) -> tuple[TrainConfig, object | None]:
+    """The run settings and teacher object a teacher handed over from Python comes to: one of `prefrl.teachers`
+    (a synthetic preset) becomes the settings that name it, any other teacher object is recorded as 'custom'."""
+    if teacher is None:
+        return config, None
+    settings = preset_settings(teacher)
+    if settings is None:
+        return replace(config, teacher=CUSTOM), teacher
+    if "gamma" in settings:
+        settings["teacher_gamma"] = settings.pop("gamma")
+    return replace(config, **settings), None
 
 
 class Trainer:
@@ -58,9 +71,8 @@ class Trainer:
     def __init__(
         self, config: TrainConfig, out: str | Path, resume: bool = False, teacher: object | None = None
     ) -> None:
-        if teacher is not None:
-            config = replace(config, teacher=CUSTOM)
-        elif config.teacher == CUSTOM and config.reward == "learned":
+        config, teacher = with_teacher(config, teacher)
+        if teacher is None and config.teacher == CUSTOM and config.reward == "learned":
             raise PrefrlError(f"teacher={CUSTOM!r} is a teacher object: hand it over as Trainer(..., teacher=...)")
         self.config = c = config.resolved()  # recorded resolved, so a later change of a default leaves this run be
         self.out = Path(out)

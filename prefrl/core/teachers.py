@@ -147,6 +147,22 @@ PRESETS: dict[str, dict[str, float | str]] = {
 }
 
 
+NOISE = ("beta", "epsilon", "gamma", "eps_skip", "eps_equal")
+"""A synthetic teacher's noise parameters, each a run setting of its own."""
+
+
+def preset_settings(teacher: Any) -> dict[str, Any] | None:
+    """A synthetic teacher as the run settings that rebuild it (its preset's name and noise parameters), so a run
+    handed `prefrl.teachers.noisy` records and resumes it as `teacher="noisy"`; None for any other teacher."""
+    if not isinstance(teacher, SyntheticOracle) or teacher.name not in PRESETS:
+        return None
+    preset = make_teacher(teacher.name)
+    if teacher.scale != preset.scale:  # not expressible as run settings
+        return None
+    changed = {k: getattr(teacher, k) for k in NOISE if getattr(teacher, k) != getattr(preset, k)}
+    return {"teacher": teacher.name, **changed}
+
+
 def make_teacher(preset: str, seed: int = 0, **overrides: float | str | None) -> SyntheticOracle:
     """A named synthetic teacher; any of beta, epsilon, gamma, eps_skip, eps_equal, scale given override the preset."""
     if preset not in PRESETS:
