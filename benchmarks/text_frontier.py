@@ -31,7 +31,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from prefrl.cli import check_named_again
 from prefrl.core.records import append_row, read_json
 from prefrl.core.store import LabelStore
 from prefrl.errors import PrefrlError
@@ -43,6 +42,7 @@ from prefrl.text.reward_model import TextRewardModel
 from prefrl.text.sampling import Rollout, decode, forward, generate
 from prefrl.text.task import TextTask, task_from_files
 from prefrl.text.trainer import OPTIMISERS, labelled_groups, preferences
+from prefrl.user_code import check_named_again
 
 FIELDS = ["method", "setting", "iteration", "kl", "gold", "proxy", "wall_time"]
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from prefrl.errors import PrefrlError
+from prefrl.options import given_options, option_flags
+from prefrl.user_code import check_named_again
 
 if TYPE_CHECKING:
     from prefrl.control.config import TrainConfig
@@ -104,50 +106,10 @@ def prepare_run_folder(out: Path) -> None:
         raise PrefrlError(f"cannot write the run folder {out} ({exc.strerror or exc}); choose another --out") from None
 
 
-def check_named_again(saved: str, given: str | None, run: Path, flag: str = "--env") -> None:
-    """A run folder alone never makes prefrl import code: user code its config names (module:name, an env or a
-    teacher) is imported only when the command line names it too."""
-    from prefrl.user_code import is_code_spec
-
-    if is_code_spec(saved) and given != saved:
-        raise PrefrlError(
-            f"{run} was run on your own code ({saved}); prefrl imports it only when the command line names it "
-            f"again: add {flag} {saved}"
-        )
-
-
 RESUME_RUNTIME = {"resume", "progress", "device", "fit_threads"}
 """Options a resumed run takes as given without comparing: how it runs, not what it runs."""
 FIELD_OF = {"members": "reward_model.members"}
 """TrainConfig fields of options that are not fields themselves."""
-
-
-def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str]:
-    """The options these tokens give explicitly (a parsed namespace cannot tell a default from the same value given)."""
-    unset = object()
-    actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS and a.dest != "help"]
-    namespace = argparse.Namespace(
-        **{a.dest: None if isinstance(a, argparse._AppendAction) else unset for a in actions}
-    )
-    parser.parse_known_args(tokens, namespace=namespace)
-    return {a.dest for a in actions if getattr(namespace, a.dest) not in (unset, None)}
-
-
-def option_flags(
-    parser: argparse.ArgumentParser, dests: set[str], field_of: dict[str, str], args: argparse.Namespace
-) -> dict[str, str]:
-    """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' for each key of a
-    nested setting's KEY=VALUE list)."""
-    flag_of = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
-    flags: dict[str, str] = {}
-    for dest in sorted(dests):
-        value = getattr(args, dest, None)
-        if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
-            field = field_of.get(dest, dest)  # KEY=VALUE parts of a nested setting: each key on its own
-            flags.update({f"{field}.{key}": f"{flag_of[dest]} {key}" for key, _ in value})
-        else:
-            flags[field_of.get(dest, dest)] = flag_of[dest]
-    return flags
 
 
 def _resume_settings(args: argparse.Namespace, given: set[str], saved: TrainConfig, out: Path) -> TrainConfig:

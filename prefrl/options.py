@@ -114,3 +114,31 @@ def values_from(args: argparse.Namespace, cls: type, only: set[str] | None = Non
         value = getattr(args, f.name)
         out[f.name] = dict(value) if _nested(f) is not None else value
     return out
+
+
+def given_options(parser: argparse.ArgumentParser, tokens: list[str]) -> set[str]:
+    """The options these tokens give explicitly (a parsed namespace cannot tell a default from the same value given)."""
+    unset = object()
+    actions = [a for a in parser._actions if a.dest != argparse.SUPPRESS and a.dest != "help"]
+    namespace = argparse.Namespace(
+        **{a.dest: None if isinstance(a, argparse._AppendAction) else unset for a in actions}
+    )
+    parser.parse_known_args(tokens, namespace=namespace)
+    return {a.dest for a in actions if getattr(namespace, a.dest) not in (unset, None)}
+
+
+def option_flags(
+    parser: argparse.ArgumentParser, dests: set[str], field_of: dict[str, str], args: argparse.Namespace
+) -> dict[str, str]:
+    """The config fields these given options set, each with its flag ('--seed'; '--reward-model lr' for each key of a
+    nested setting's KEY=VALUE list)."""
+    flag_of = {a.dest: a.option_strings[0] for a in parser._actions if a.option_strings}
+    flags: dict[str, str] = {}
+    for dest in sorted(dests):
+        value = getattr(args, dest, None)
+        if isinstance(value, list) and value and all(isinstance(v, tuple) and len(v) == 2 for v in value):
+            field = field_of.get(dest, dest)  # KEY=VALUE parts of a nested setting: each key on its own
+            flags.update({f"{field}.{key}": f"{flag_of[dest]} {key}" for key, _ in value})
+        else:
+            flags[field_of.get(dest, dest)] = flag_of[dest]
+    return flags

@@ -1,13 +1,14 @@
 """Code of the user's own, named on the command line as `package.module:name` (an env class, a teacher).
 
 A run folder records such a name, but a run folder alone never makes prefrl import it: the command line must name
-it again (`prefrl.cli.check_named_again`).
+it again (`check_named_again`).
 """
 
 from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 from typing import Any
 
 from prefrl.errors import PrefrlError
@@ -45,3 +46,13 @@ def spec_of(obj: Any, flag: str) -> str:
     raise PrefrlError(
         f"{flag} {obj!r} cannot be named in a run folder: define it at the top level of a module (module:name)"
     )
+
+
+def check_named_again(saved: str, given: str | None, run: Path, flag: str = "--env") -> None:
+    """A run folder alone never makes prefrl import code: user code its config names (module:name, an env or a
+    teacher) is imported only when the command line names it too."""
+    if is_code_spec(saved) and given != saved:
+        raise PrefrlError(
+            f"{run} was run on your own code ({saved}); prefrl imports it only when the command line names it "
+            f"again: add {flag} {saved}"
+        )

@@ -163,11 +163,12 @@ NOT_STARTED = {"config.json", "labels.sqlite", "labels.sqlite-wal", "labels.sqli
 
 
 def _train(args: argparse.Namespace) -> int:
-    from prefrl.cli import check_named_again, given_options, option_flags
     from prefrl.core.records import read_json
+    from prefrl.options import given_options, option_flags
     from prefrl.overrides import refuse_other_settings
     from prefrl.text.config import TextTrainConfig
     from prefrl.text.trainer import TextTrainer
+    from prefrl.user_code import check_named_again
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     asked = _config_from_args(args)
@@ -230,10 +231,10 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
 def _demo(args: argparse.Namespace) -> int:
     import time
 
-    from prefrl.cli import check_named_again
     from prefrl.core.records import read_json
     from prefrl.text.config import TextTrainConfig
     from prefrl.text.trainer import TextTrainer
+    from prefrl.user_code import check_named_again
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     start = time.time()
