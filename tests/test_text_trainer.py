@@ -109,6 +109,24 @@ def test_a_run_with_another_oracle_in_the_same_folder_is_refused(finished_run):
         TextTrainer(tiny_config(out, oracle="length"), progress=False)
 
 
+def test_a_text_run_records_its_settings_format_and_one_from_a_newer_prefrl_is_refused_in_one_line(
+    finished_run, tmp_path, capsys
+):
+    import shutil
+
+    out, _ = finished_run
+    recorded = json.loads((out / "config.json").read_text())
+    read_back = TextTrainConfig.from_dict(recorded)  # (another test of this run may have run more cycles)
+    assert recorded["version"] == 1 and read_back == tiny_config(out, cycles=recorded["cycles"])
+    newer = tmp_path / "newer"
+    shutil.copytree(out, newer)
+    (newer / "config.json").write_text(json.dumps({**recorded, "version": 99, "a_later_setting": 1}))
+    assert main(["text", "train", "--out", str(newer), "--cycles", "3", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "written by a newer prefrl (format version 99" in err
+    assert json.loads((newer / "config.json").read_text())["version"] == 99  # left as it was
+
+
 def test_the_cli_says_in_one_line_when_a_model_folder_is_missing_or_cuda_is_absent(tmp_path, capsys):
     assert main(["text", "train", "--out", str(tmp_path / "r"), "--model", str(tmp_path / "nothing"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()

@@ -132,7 +132,7 @@ def train_command(config: SweepConfig, cell: Cell) -> list[str]:
         shutil.rmtree(folder)
     path = config_file(config.work, cell)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(asdict(config.train_config(cell)), indent=1))
+    path.write_text(json.dumps(config.train_config(cell).to_dict(), indent=1))
     return [*base, "--config", str(path), "--env", cell.env, "--out", str(folder)]
 
 

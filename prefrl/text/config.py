@@ -6,8 +6,13 @@ reading a run's config.json stay instant.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
+
+from prefrl.errors import PrefrlError
+
+TEXT_CONFIG_VERSION = 1
+"""The format of a text run's config.json (files from before it was recorded read as 1). A newer one is refused."""
 
 
 @dataclass
@@ -195,8 +200,21 @@ class TextTrainConfig:
     ppo: TextPPOConfig = field(default_factory=TextPPOConfig)
     """The policy's optimiser, PPO, RLOO or DPO, and its sampling (TextPPOConfig)."""
 
+    def to_dict(self) -> dict[str, Any]:
+        """What a text run's config.json holds: every setting, and the version of its format."""
+        return {"version": TEXT_CONFIG_VERSION, **asdict(self)}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TextTrainConfig:
+        """A text run's settings read back from config.json; one written by a newer prefrl is refused in one line
+        rather than read with its new settings silently dropped."""
+        data = dict(data)
+        version = data.pop("version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version > TEXT_CONFIG_VERSION:
+            raise PrefrlError(
+                f"text run settings written by a newer prefrl (format version {version}; this one reads up to "
+                f"{TEXT_CONFIG_VERSION}): upgrade prefrl to use them"
+            )
         return _from_dict(cls, data)
 
 

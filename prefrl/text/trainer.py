@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -148,7 +148,7 @@ class TextTrainer:
                 raise PrefrlError(
                     f"{self.out} holds a run with another oracle or K: pick a new --out, or resume with the same settings"
                 )
-        write_json(saved, asdict(config))  # before the store: a window that sees the store must find the config
+        write_json(saved, config.to_dict())  # before the store: a window that sees the store must find the config
         self.store = LabelStore(self.out / "labels.sqlite")
         self.store.set_state("run_name", self.out.resolve().name)
         self.store.set_state("instruction", config.instruction)
