@@ -83,6 +83,48 @@ def test_a_task_of_your_own_from_python_with_an_oracle_object(tiny_model, tmp_pa
     assert saved["oracle"] == "tests.text_oracles:MentionsFruit"  # what the run was scored by, not the default
 
 
+def test_a_teacher_of_your_own_ranks_the_completions_it_is_shown_from_python_and_from_the_command_line(
+    tiny_model, files, tmp_path, capsys
+):
+    from dataclasses import replace
+
+    import prefrl
+    from prefrl.core.comparisons import Choice
+    from prefrl.errors import PrefrlError
+    from tests.text_oracles import prefers_fewer_words
+
+    def words_of(run):
+        store = LabelStore(run / "labels.sqlite", create=False)
+        words = lambda i: len(json.loads(store.item(i))["completion"].split())  # noqa: E731
+        return [(words(c.a), words(c.b), c.choice) for c in store.comparisons()]
+
+    def agrees(na, nb, choice):
+        return choice == (Choice.EQUAL if na == nb else Choice.LEFT if na < nb else Choice.RIGHT)
+
+    config = TextTrainConfig(out=str(tmp_path / "py"), model=str(tiny_model), k=3, prompts_per_cycle=4, cycles=1,
+                             ppo_iterations=1, eval_prompts=4, normalise_samples=4, threads=1)  # fmt: skip
+    TextTrainer(config, progress=False, task=TextTask(prompts=PROMPTS, demonstrations=DEMOS,
+                                                       teacher=prefers_fewer_words)).run()  # fmt: skip
+    ranked = words_of(tmp_path / "py")
+    assert len(ranked) == 4 * 3 and all(agrees(*r) for r in ranked)  # the teacher's rule, not the oracle's
+    assert json.loads((tmp_path / "py" / "config.json").read_text())["teacher"] == "custom"
+    with pytest.raises(PrefrlError, match="hand it over again"):
+        TextTrainer(config, progress=False, task=TextTask(prompts=PROMPTS, demonstrations=DEMOS))
+
+    handed = TextTask(teacher=prefrl.teachers.noisy)
+    ready = TextTrainer(replace(config, out=str(tmp_path / "ready")), progress=False, task=handed)  # recorded by name
+    assert (ready.config.teacher, ready.teacher) == ("noisy", None)
+
+    out = tmp_path / "cli"
+    args = ["text", "train", "--out", str(out), "--model", str(tiny_model), "--prompts-file",
+            str(files / "prompts.jsonl"), "--demos-file", str(files / "demos.jsonl"), *SMALL]  # fmt: skip
+    assert main([*args, "--teacher", "tests.text_oracles:prefers_fewer_words"]) == 0
+    assert all(agrees(*r) for r in words_of(out))
+    capsys.readouterr()
+    assert main([*args, "--cycles", "2"]) == 2  # the run folder alone never imports the teacher it names
+    assert "add --teacher tests.text_oracles:prefers_fewer_words" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("oracle", "needle"),
     [

@@ -23,3 +23,9 @@ def fails_on_plums(prompt: str, completion: str) -> float:
 
 def not_a_number(prompt: str, completion: str) -> float:
     return float("nan")
+
+
+def prefers_fewer_words(a, b) -> str:  # type: ignore[no-untyped-def]
+    """A teacher of the user's own: reads the completions themselves (not the gold score) and prefers the shorter."""
+    na, nb = len(a.completion.split()), len(b.completion.split())
+    return "equal" if na == nb else "left" if na < nb else "right"

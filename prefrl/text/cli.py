@@ -178,6 +178,7 @@ def _train(args: argparse.Namespace) -> int:
         config = TextTrainConfig.from_dict(read_json(saved))
         given = given_options(args.parser, args.tokens[args.tokens.index(args.text_command) + 1 :])
         check_named_again(config.oracle, args.oracle if "oracle" in given else None, args.out, "--oracle")
+        check_named_again(config.teacher, args.teacher if "teacher" in given else None, args.out, "--teacher")
         flags = option_flags(args.parser, given - TEXT_MAY_CHANGE, TEXT_FIELD_OF, args)
         refuse_other_settings(args.out, config, asked, flags, may_change="--cycles and --threads")
         config = replace(

@@ -152,10 +152,12 @@ class TextTrainConfig:
     """A JSONL file of your own prompts, one {"prompt": ...} a line (default: the built-in story task's)."""
     demos_file: str | None = None
     """A JSONL file of SFT demonstrations, one {"prompt": ..., "completion": ...} a line (default: the story task's)."""
-    teacher: str = field(default="perfect", metadata={"choices": ["perfect", "noisy", "mistake", "skip", "equal",
-                                                                  "myopic", "human"]})  # fmt: skip
-    """Noise preset applied to the oracle's comparisons, or human: a person ranks in `prefrl label OUT` and each
-    cycle waits for their labels (the oracle is then only a gold measurement)."""
+    teacher: str = "perfect"
+    """Who ranks: a noise preset applied to the oracle's comparisons (perfect, noisy, mistake, skip, equal, myopic);
+    human: a person ranks in `prefrl label OUT` and each cycle waits for their labels (the oracle is then only a gold
+    measurement); or module:callable, a teacher of your own: a function label(a, b) of two completions (each with
+    .prompt, .completion and .gold) returning left, right, equal or incomparable, or an object with label and
+    observe."""
     instruction: str = "Which completion is better?"
     """Shown above the completions in the labelling window."""
     beta: float | None = None

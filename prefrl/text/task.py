@@ -24,15 +24,35 @@ from prefrl.text import tasks
 from prefrl.user_code import is_code_spec, load, spec_of
 
 
+@dataclass(frozen=True)
+class TextItem:
+    """One completion as a teacher is shown it: the prompt, the completion, and the oracle's hidden gold score."""
+
+    prompt: str
+    completion: str
+    gold: float
+
+    @property
+    def true_rewards(self) -> Any:
+        """The gold score as a one-step return, which the synthetic teachers compare (as they do a clip's)."""
+        import numpy as np
+
+        return np.array([self.gold])
+
+
 @dataclass
 class TextTask:
-    """Prompts, demonstrations and the oracle of a text run (None prompts or demonstrations: the story task's)."""
+    """Prompts, demonstrations and the oracle of a text run (None prompts or demonstrations: the story task's), and
+    optionally a teacher of your own."""
 
     oracle: Any = "positive"
     """A built-in oracle's name, module:callable, a function (prompt, completion) -> float, or an object with
     score(prompt, completion)."""
     prompts: list[str] | None = None
     demonstrations: list[tuple[str, str]] | None = None
+    teacher: Any = None
+    """Who ranks (default: the config's preset): a function label(a, b) of two `TextItem`s returning left, right,
+    equal or incomparable, an object with label(a, b) and observe(golds), or one of `prefrl.teachers`."""
     name: str = field(init=False, default="")
 
     def __post_init__(self) -> None:

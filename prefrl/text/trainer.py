@@ -34,7 +34,7 @@ from prefrl.core.comparisons import Comparison
 from prefrl.core.elo import elo_ratings, pairwise_agreement, spearman
 from prefrl.core.records import append_row, read_rows, recover_folder, write_json
 from prefrl.core.store import LabelStore
-from prefrl.core.teachers import PRESETS, make_teacher
+from prefrl.core.teachers import PRESETS, Teacher, as_teacher, make_teacher, preset_settings
 from prefrl.errors import PrefrlError
 from prefrl.text import model as lm
 from prefrl.text import reward_model as rm
@@ -44,10 +44,13 @@ from prefrl.text.lm_training import pretrain, sft
 from prefrl.text.ppo import TextPPO
 from prefrl.text.rloo import TextRLOO
 from prefrl.text.sampling import Rollout, decode, generate, join
-from prefrl.text.task import TextTask, oracle_record, task_from_files
+from prefrl.text.task import TextItem, TextTask, oracle_record, task_from_files
+from prefrl.user_code import is_code_spec, load
 
 ITEM_KIND = "text"
 HUMAN = "human"
+CUSTOM = "custom"
+"""The recorded teacher of a run ranked by a teacher object handed over in its `TextTask`."""
 METRIC_FIELDS = [
     "cycle", "iteration", "labels", "kl", "beta", "score", "score_minus_kl", "gold", "entropy", "clip_fraction",
     "approx_kl", "explained_variance", "ended", "length", "policy_loss", "value_loss", "wall_time", "dpo_margin",
@@ -120,6 +123,29 @@ def check_text_settings(config: TextTrainConfig) -> None:
             raise PrefrlError(f"{flag} must be {rule}, not {value}")
 
 
+def _teacher_of(config: TextTrainConfig, task: TextTask | None) -> tuple[TextTrainConfig, Teacher | None]:
+    """The settings to record and the teacher object to rank with (None: the config's preset or a person). A
+    ready-made synthetic teacher is recorded by name and settings; any other object as 'custom'."""
+    handed = task.teacher if task is not None else None
+    if handed is not None:
+        settings = preset_settings(handed)
+        if settings is not None and "gamma" not in settings:  # text runs have no myopia setting
+            return replace(config, **settings), None
+        return replace(config, teacher=CUSTOM), as_teacher(handed)
+    if config.teacher == CUSTOM:
+        raise PrefrlError(f"{config.out} was ranked by a teacher object; hand it over again: TextTask(teacher=...)")
+    if is_code_spec(config.teacher):
+        try:
+            return config, as_teacher(load(config.teacher, "--teacher"))
+        except TypeError as exc:
+            raise PrefrlError(f"--teacher {config.teacher}: {exc}") from None
+    if config.teacher not in (*PRESETS, HUMAN):
+        raise PrefrlError(
+            f"unknown teacher {config.teacher!r}: choose one of {', '.join(PRESETS)}, {HUMAN}, or module:callable"
+        )
+    return config, None
+
+
 class TextTrainer:
     """Runs (or resumes) the cycles of one run folder."""
 
@@ -127,8 +153,7 @@ class TextTrainer:
         """`task`: prompts, demonstrations and an oracle of your own (default: those the config names, or the
         story task's)."""
         lm.resolve_device(config.device)  # a one-line error before any work when CUDA is asked for and absent
-        if config.teacher not in (*PRESETS, HUMAN):
-            raise PrefrlError(f"unknown teacher {config.teacher!r}: choose one of {', '.join(PRESETS)}, {HUMAN}")
+        config, self.teacher = _teacher_of(config, task)
         check_text_settings(config)
         self.config = config
         self.progress = progress
@@ -148,6 +173,11 @@ class TextTrainer:
                 raise PrefrlError(
                     f"{self.out} holds a run with another oracle or K: pick a new --out, or resume with the same settings"
                 )
+            if previous.get("teacher", "perfect") != config.teacher:
+                again = (
+                    "TextTask(teacher=...)" if previous.get("teacher") == CUSTOM else f"teacher={previous['teacher']!r}"
+                )
+                raise PrefrlError(f"{self.out} was ranked by another teacher; hand it over again: {again}")
         write_json(saved, config.to_dict())  # before the store: a window that sees the store must find the config
         self.store = LabelStore(self.out / "labels.sqlite")
         self.store.set_state("run_name", self.out.resolve().name)
@@ -299,14 +329,14 @@ class TextTrainer:
         if c.teacher == HUMAN:
             self._wait_for_person(len(pending))
             return
-        teacher = make_teacher(
+        teacher = self.teacher or make_teacher(
             c.teacher, seed=c.seed + len(self.store.comparisons()),
             beta=c.beta, epsilon=c.epsilon, eps_skip=c.eps_skip, eps_equal=c.eps_equal,
         )  # fmt: skip
         payloads = {i: json.loads(b) for i, b in self.store.items([i for _, a, b in pending for i in (a, b)]).items()}
         teacher.observe(np.array([p["gold"] for p in payloads.values()]))
-        gold = {i: np.array([p["gold"]]) for i, p in payloads.items()}
-        answers = [(qid, teacher.label(gold[a], gold[b])) for qid, a, b in pending]
+        items = {i: TextItem(p["prompt"], p["completion"], p["gold"]) for i, p in payloads.items()}
+        answers = [(qid, teacher.label(items[a], items[b])) for qid, a, b in pending]
         self.store.answer_many(answers, f"oracle:{c.oracle}:{c.teacher}")
 
     def _wait_for_person(self, wanted: int) -> None:
