@@ -38,3 +38,20 @@ def most_active_pairs(clips, member_returns, n, rng):
 
 def one_pair_only(clips, member_returns, n, rng):
     return np.array([[0, 1]])
+
+
+class FasterByInfo:
+    """Judges by what the env reports in each step's info: the clip with the higher mean forward velocity."""
+
+    name = "faster-by-info"
+
+    def __init__(self) -> None:
+        self.shown: list[tuple] = []  # (clip a, clip b, answer)
+
+    def observe(self, item_returns: np.ndarray) -> None:
+        pass
+
+    def label(self, a, b) -> Choice:
+        answer = Choice.LEFT if a.info["x_velocity"].mean() >= b.info["x_velocity"].mean() else Choice.RIGHT
+        self.shown.append((a, b, answer))
+        return answer

@@ -78,3 +78,25 @@ def test_a_teacher_that_cannot_be_loaded_is_a_one_line_error_before_anything_is_
     err = capsys.readouterr().err.strip()
     assert why in err and "\n" not in err
     assert not (tmp_path / "r").exists()
+
+
+def test_a_teacher_is_shown_each_steps_env_info_beside_the_observations_and_actions(tmp_path):
+    import numpy as np
+
+    import prefrl
+    from tests.custom_teachers import FasterByInfo
+
+    teacher = FasterByInfo()
+    config = prefrl.TrainConfig(env="HalfCheetah-v5", timesteps=512, labels=12, ppo=TINY_PPO, eval_episodes=1,
+                                progress=False)  # fmt: skip
+    prefrl.train(config, tmp_path / "run", teacher=teacher)
+    assert len(teacher.shown) == 12
+    for a, b, _ in teacher.shown:
+        for clip in (a, b):
+            assert {"x_position", "x_velocity", "reward_ctrl"} <= set(clip.info)  # HalfCheetah's own entries
+            assert not {"qpos", "true_reward"} & set(clip.info)  # prefrl's own bookkeeping is not the env's
+            assert all(len(v) == len(clip) for v in clip.info.values())
+            # the velocity the env reported is the one the forward reward was paid for (reward_forward = v)
+            assert np.allclose(clip.info["x_velocity"], clip.info["reward_forward"])
+    stored = [choice for _, _, choice, _ in stored_labels(tmp_path / "run")]
+    assert stored == [answer for _, _, answer in teacher.shown]

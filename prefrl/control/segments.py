@@ -30,6 +30,9 @@ class Segment:
     frames: np.ndarray = field(default_factory=lambda: NO_FRAMES)
     """Recorded frames of the steps (`prefrl.media.frames.pack_frames`) where the env has no state to re-render
     from and a person may be shown the clip; empty otherwise."""
+    info: dict[str, np.ndarray] = field(default_factory=dict)
+    """The env's `info` of each step, one array per numeric entry (Hopper's `x_velocity`: shape (T,)), for a
+    teacher or query strategy of your own to judge by; in memory only (a clip read back from the store has none)."""
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -72,6 +75,24 @@ class Segment:
                 terminated=bool(terminated),
                 frames=z["frames"] if "frames" in z.files else NO_FRAMES,
             )
+
+
+OWN_INFO = {"qpos", "qvel", "frame", "true_reward", "TimeLimit.truncated", "terminal_observation", "episode"}
+"""What prefrl and SB3 put into a step's info themselves; a segment carries these as its own fields, or not at all."""
+
+
+def info_columns(infos: list[dict]) -> dict[str, np.ndarray]:
+    """The env's numeric info entries of consecutive steps, one array each (an entry missing from a step, or not
+    a number or array of numbers of one shape, is left out)."""
+    columns = {}
+    for key in [k for k in infos[0] if k not in OWN_INFO]:
+        try:
+            column = np.asarray([info[key] for info in infos])
+        except (KeyError, ValueError):
+            continue
+        if column.dtype.kind in "biuf":
+            columns[key] = column
+    return columns
 
 
 def segment_length(dt: float, seconds: float, horizon: int | None = None) -> int:
@@ -125,7 +146,7 @@ class SegmentCutter:
         out = []
         for i, info in enumerate(infos):
             state = (info["qpos"], info["qvel"]) if "qpos" in info else (_NO_STATE, _NO_STATE)
-            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state, info.get("frame")))
+            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state, info.get("frame"), info))
             self._pos[i] += 1
             if len(self._steps[i]) == self.length:
                 out.append(self._emit(i, terminated=False))
@@ -153,6 +174,7 @@ class SegmentCutter:
             start=self._pos[i] - len(steps),
             terminated=terminated,
             frames=pack_frames(np.stack(frames), self.seconds_per_step) if frames[0] is not None else NO_FRAMES,
+            info=info_columns([step[6] for step in steps]),
         )
         self._steps[i] = []
         return seg
