@@ -8,7 +8,7 @@ TextPPOConfig's fields (kl_coef is PPO's and RLOO's fixed beta, dpo_beta DPO's).
 throughput of sampling and of a PPO step. Arms already in --out's frontier.csv are kept, so an interrupted or
 extended run does only what is missing.
 
-    python benchmarks/text_frontier.py --run benchmarks/work/text/default --out benchmarks/results/text \
+    python benchmarks/text_frontier.py --run benchmarks/work/text/story --out benchmarks/results/text-frontier/story \
         --arms ppo:kl_coef=0.1 ppo:kl_coef=0.03 rloo:kl_coef=0.03 dpo:dpo_beta=0.1
 
 Writes frontier.csv, frontier.png and throughput.json under --out.
@@ -159,12 +159,19 @@ def plot(rows: list[dict], path: Path) -> None:
     bon = [r for r in rows if r["method"] == "best-of-N"]
     arms = list(dict.fromkeys((r["method"], r["setting"]) for r in rows if r["method"] != "best-of-N"))
     panels = (("kl", "gold"), ("kl", "proxy"), ("proxy", "gold"))
+    shades = {"ppo": "Blues", "rloo": "Reds", "dpo": "Purples"}  # one colour family per method, a shade per arm
+    colour = {}
+    for method in dict.fromkeys(m for m, _ in arms):
+        mine = [a for a in arms if a[0] == method]
+        cmap = plt.get_cmap(shades.get(method, "Greys"))
+        colour.update({a: cmap(0.45 + 0.5 * i / max(len(mine) - 1, 1)) for i, a in enumerate(mine)})
     for ax, (x, y) in zip(axes, panels):
         ax.plot([r[x] for r in bon], [r[y] for r in bon], "k--o", lw=2, label="best-of-N (N = 1, 2, 4, ...)")
         for method, setting in arms:
             run = [r for r in rows if (r["method"], r["setting"]) == (method, setting)]
             label = f"{method.upper()} {setting.replace('kl_coef=', 'beta=')}".strip()
-            ax.plot([r[x] for r in run], [r[y] for r in run], STYLE.get(method, "-o"), ms=3, label=label)
+            ax.plot([r[x] for r in run], [r[y] for r in run], STYLE.get(method, "-o"), ms=3, label=label,
+                    color=colour[(method, setting)])  # fmt: skip
         if x == "kl":
             ax.set_xscale("symlog", linthresh=1.0)
             ax.set_xlabel("KL to the SFT policy (nats per completion)")
@@ -183,7 +190,7 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a finished `prefrl text train` run folder")
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/text"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/text-frontier/story"))
     parser.add_argument("--arms", nargs="+", metavar="METHOD[:KEY=VALUE,...]",
                         default=["ppo:kl_coef=0.1", "ppo:kl_coef=0.03", "rloo:kl_coef=0.03", "dpo:dpo_beta=0.1"],
                         help="optimiser runs, each METHOD (ppo, rloo, dpo) with TextPPOConfig overrides")  # fmt: skip
