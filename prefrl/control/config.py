@@ -11,6 +11,7 @@ from typing import Any
 
 from prefrl.control.ppo_config import PPOConfig, ppo_config_for, ppo_problems
 from prefrl.control.segments import segment_length
+from prefrl.core.records import format_version
 from prefrl.core.reward_config import RewardConfig, reward_config_problems
 from prefrl.core.schedule import PAPER_HALVING, LabelSchedule, default_halving
 from prefrl.core.selection import STRATEGIES
@@ -160,13 +161,9 @@ class TrainConfig:
         """A config read back from config.json; a value of the wrong type is refused (ValueError) rather than
         failing later, deep inside a run, and one from a newer prefrl is refused (PrefrlError) rather than guessed."""
         data = dict(data)
-        version = data.pop("version", 1)
-        if not isinstance(version, int) or isinstance(version, bool) or version > CONFIG_VERSION:
-            raise PrefrlError(
-                f"settings written by a newer prefrl (format version {version}; this one reads up to "
-                f"{CONFIG_VERSION}): upgrade prefrl to use them"
-            )
-        if version == 1:  # before versions were recorded; the oldest folders predate these settings
+        if (
+            format_version(data, CONFIG_VERSION) == 1
+        ):  # before versions were recorded; the oldest folders predate these settings
             data.setdefault("label_halving", PAPER_HALVING)  # they ran the paper's h
             data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
         ppo, rm = data.pop("ppo", {}), data.pop("reward_model", {})

@@ -129,3 +129,15 @@ def read_rows(path: Path, fix: str = RESTORE) -> list[dict[str, float]]:
         return [{k: float(v) if v not in ("", None) else float("nan") for k, v in r.items()} for r in rows]
     except (UnicodeDecodeError, csv.Error, ValueError, TypeError) as exc:
         raise PrefrlError(f"{path} is damaged ({type(exc).__name__}: {exc}); {fix}") from None
+
+
+def format_version(data: dict[str, Any], newest: int, what: str = "settings") -> int:
+    """Take the format version out of settings read back from JSON (1 where none was recorded), refusing in one line
+    a version newer than this prefrl reads rather than guessing at settings it does not know."""
+    version = data.pop("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version > newest:
+        raise PrefrlError(
+            f"{what} written by a newer prefrl (format version {version}; this one reads up to {newest}): "
+            "upgrade prefrl to use them"
+        )
+    return version

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
-from prefrl.errors import PrefrlError
+from prefrl.core.records import format_version
 
 TEXT_CONFIG_VERSION = 1
 """The format of a text run's config.json (files from before it was recorded read as 1). A newer one is refused."""
@@ -211,12 +211,7 @@ class TextTrainConfig:
         """A text run's settings read back from config.json; one written by a newer prefrl is refused in one line
         rather than read with its new settings silently dropped."""
         data = dict(data)
-        version = data.pop("version", 1)
-        if not isinstance(version, int) or isinstance(version, bool) or version > TEXT_CONFIG_VERSION:
-            raise PrefrlError(
-                f"text run settings written by a newer prefrl (format version {version}; this one reads up to "
-                f"{TEXT_CONFIG_VERSION}): upgrade prefrl to use them"
-            )
+        format_version(data, TEXT_CONFIG_VERSION, "text run settings")
         return _from_dict(cls, data)
 
 
