@@ -35,7 +35,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 from prefrl.control import run_folder as rf
 from prefrl.control.config import REWARD_LEVELS, TrainConfig
 from prefrl.control.envs import make_env
-from prefrl.control.loop import query_is_due
+from prefrl.control.queries import query_is_due
 from prefrl.control.segments import Segment, batch_features
 from prefrl.control.wrappers import LearnedRewardVecEnv
 from prefrl.core.comparisons import PreferenceDataset

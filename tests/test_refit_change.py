@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from prefrl.control.loop import reward_change
+from prefrl.control.refit_change import reward_change
 
 
 def test_a_rescaled_and_shifted_reward_reads_as_its_slope_and_level_shift():

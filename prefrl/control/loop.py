@@ -1,12 +1,12 @@
-"""The paper's loop (Christiano et al., 2017, section 2.2), one PPO rollout at a time:
+"""The paper's loop (Christiano et al., 2017, section 2.2), one PPO rollout at a time, in the order of this file:
 
 1. PPO rolls out its policy; every step is cut into clips (`on_env_step`), the random policy's before PPO starts.
-2. When the rollout ends, the reward PPO learns from is the ensemble's prediction for each of its steps
-   (`reward_rollout`), with whatever fit is due put in use first.
-3. Labels are asked for on a schedule (`after_rollout`): pairs of recent clips are chosen where the ensemble's
-   members disagree most (`choose_pairs`), and the teacher labels them (`label`): a synthetic oracle at once, a person
-   through the label store and `prefrl label`.
-4. The ensemble is refitted on every label so far (`refit`), in a worker process, and rewards the next rollout.
+2. Labels are asked for on a schedule (`after_rollout`): pairs of recent clips are chosen where the ensemble's
+   members disagree most (`choose_pairs`),
+3. and the teacher labels them (`label`): a synthetic oracle at once, a person through the label store and
+   `prefrl label`.
+4. The ensemble is refitted on every label so far (`refit`), in a worker process, and put in use when due.
+5. The reward PPO learns from is the ensemble's prediction for each step of the next rollout (`reward_rollout`).
 
 `Trainer` (trainer.py) builds the envs, PPO and this loop, and runs them; the true reward travels beside each step
 only for the oracle and evaluation, never into what PPO optimises.
@@ -24,6 +24,8 @@ from prefrl.control import person
 from prefrl.control import run_folder as rf
 from prefrl.control.config import HUMAN, REWARD_LEVELS, TrainConfig, load_teacher, random_segments_needed
 from prefrl.control.envs import make_env
+from prefrl.control.queries import checked_pairs, query_is_due
+from prefrl.control.refit_change import reward_change
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features
 from prefrl.control.stopwatch import Stopwatch
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, add_rollout_rewards
@@ -48,38 +50,6 @@ def no_clips_error(env_id: str, steps: int, longest: int) -> PrefrlError:
         f"no {steps}-step clip fits in {env_id}'s episodes: {BARREN_EPISODES} in a row were cut short after at most "
         f"{longest} steps; pass --segment-length {max(longest, 1)} or less (or a smaller --clip-seconds)"
     )
-
-
-def query_is_due(config: TrainConfig, owed: int, timesteps: int) -> bool:
-    """Ask (and refit) once a batch of labels is owed, 2% of the budget unless `query_batch` says otherwise, and
-    for whatever is still owed when training ends."""
-    batch = config.query_batch or max(1, config.labels // 50)
-    return owed >= batch or (owed > 0 and timesteps >= config.timesteps)
-
-
-def reward_change(before: np.ndarray, after: np.ndarray) -> dict[str, float]:
-    """How a refit moved the reward the agent sees on the same recent steps: its correlation with the old reward,
-    the slope of new on old, and the change of its mean per step (`level_shift`).
-
-    PPO's value function was fitted to `before`; a slope or level far from (1, 0) is a reward it has to relearn,
-    even when the correlation says the refit kept the reward's shape.
-    """
-    spread = float(before.std())
-    corr = float(np.corrcoef(before, after)[0, 1]) if spread > 0 and after.std() > 0 else float("nan")
-    slope = float(np.cov(before, after, bias=True)[0, 1] / spread**2) if spread > 0 else float("nan")
-    return {"correlation": corr, "slope": slope, "level_shift": float(after.mean() - before.mean())}
-
-
-def checked_pairs(pairs: object, n: int, n_clips: int, config: TrainConfig) -> np.ndarray:
-    """A strategy of the user's own must give n pairs of indices of distinct clips: one line naming it if not."""
-    rows = np.asarray(pairs)
-    well_formed = rows.shape == (n, 2) and np.issubdtype(rows.dtype, np.integer)
-    if not well_formed or (rows.size and (rows.min() < 0 or rows.max() >= n_clips or (rows[:, 0] == rows[:, 1]).any())):
-        raise PrefrlError(
-            f"--selection {config.selection} gave {rows.shape} {rows.dtype} pairs; it must give {n} pairs (n x 2 "
-            f"integers) of two different clips among the {n_clips} it was handed"
-        )
-    return rows
 
 
 @dataclass
@@ -202,24 +172,6 @@ class PreferenceLoop:
         self.store.set_state("ended_early", "1")
 
     # 2. the reward PPO sees -------------------------------------------------------------------------------------
-    def predicted_reward(self, features: np.ndarray) -> np.ndarray:
-        reward = self.ensemble.predict(features, keep_level=self.keep_level, floor=self.floor)
-        if self.config.exploration and self.ensemble.fits:  # optimism where the members disagree, fading out
-            done = self.rollouts * self.config.ppo.n_steps / self.config.timesteps
-            weight = self.config.exploration * max(0.0, 1.0 - done)
-            reward = reward + weight * self.ensemble.spread(features, keep_level=self.keep_level)
-        return reward
-
-    def reward_rollout(self, buffer: RolloutBuffer) -> None:
-        """The rollout just collected gets its learned reward, predicted in one batch by the model due for it (a
-        refit asked for after the last rollout has had PPO's update and this rollout to run in)."""
-        self.install_refit(due_only=True)
-        with self.stopwatch.time("reward_step"):
-            assert self.reward_env is not None, "the trainer sets the training env's reward layer"
-            add_rollout_rewards(buffer, self.reward_env, self.reward_norm)
-        self.rollouts += 1
-
-    # 3. labels on schedule --------------------------------------------------------------------------------------
     def after_rollout(self, timesteps: int) -> int:
         """Ask for the labels the schedule owes by now (the last rollout: all that are left), and in human runs
         wait for a person who fell behind and refit on what they gave. Returns the labels due by now."""
@@ -353,6 +305,24 @@ class PreferenceLoop:
                 self.fitter.load_state(self.ensemble.state())
         return self.fitter
 
+    def predicted_reward(self, features: np.ndarray) -> np.ndarray:
+        reward = self.ensemble.predict(features, keep_level=self.keep_level, floor=self.floor)
+        if self.config.exploration and self.ensemble.fits:  # optimism where the members disagree, fading out
+            done = self.rollouts * self.config.ppo.n_steps / self.config.timesteps
+            weight = self.config.exploration * max(0.0, 1.0 - done)
+            reward = reward + weight * self.ensemble.spread(features, keep_level=self.keep_level)
+        return reward
+
+    def reward_rollout(self, buffer: RolloutBuffer) -> None:
+        """The rollout just collected gets its learned reward, predicted in one batch by the model due for it (a
+        refit asked for after the last rollout has had PPO's update and this rollout to run in)."""
+        self.install_refit(due_only=True)
+        with self.stopwatch.time("reward_step"):
+            assert self.reward_env is not None, "the trainer sets the training env's reward layer"
+            add_rollout_rewards(buffer, self.reward_env, self.reward_norm)
+        self.rollouts += 1
+
+    # 3. labels on schedule --------------------------------------------------------------------------------------
     def start(self) -> None:
         """Before PPO's first step: the up-front labels, asked about the random policy's clips, and the first fit."""
         if self.store.count_queries() == 0:
