@@ -342,3 +342,17 @@ def test_a_sweep_whose_cells_failed_exits_non_zero_naming_their_logs(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "prefrl", *sweep], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "1 of 2 cells failed; see" in proc.stderr and f"{env}-20-perfect-disagreement-s0.log" in proc.stderr
+
+
+def test_a_cell_stopped_during_its_final_evaluation_is_resumed_to_log_it(tmp_path):
+    from prefrl.bench.sweep import unfinished
+    from prefrl.control import run_folder as rf
+
+    config = SweepConfig(envs=["HalfCheetah-v5"], seeds=[0], labels=[20], work=tmp_path / "work")
+    baseline, cell = config.cells()
+    for c in (baseline, cell):  # both checkpointed at their last step...
+        c.folder(config.work).mkdir(parents=True)
+        rf.write_json(c.folder(config.work) / rf.PROGRESS, {"timesteps": config.steps(c.env), "labels": 0})
+    rf.append_metrics(baseline.folder(config.work), {"timesteps": config.steps(baseline.env)})
+    rf.append_metrics(cell.folder(config.work), {"timesteps": 0})  # ...but only the baseline logged its last row
+    assert unfinished(config) == [cell]

@@ -130,3 +130,14 @@ def test_without_its_metrics_a_run_goes_on_from_its_checkpoint(run):
     (run / rf.METRICS).unlink()
     assert main(["train", "--resume", str(run), "--timesteps", "1024", "--quiet"]) == 0
     assert [int(r["timesteps"]) for r in rf.read_metrics(run)][-1] == 1024
+
+
+def test_a_run_stopped_during_its_final_evaluation_is_not_finished_until_it_logs_it(run, capsys):
+    rows = rf.read_metrics(run)
+    (run / rf.METRICS).write_text("".join((run / rf.METRICS).read_text().splitlines(True)[:-1]))
+    assert rf.read_metrics(run)[-1]["timesteps"] < 512  # checkpointed at its last step, the row not yet written
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0
+    assert [int(r["timesteps"]) for r in rf.read_metrics(run)] == [int(r["timesteps"]) for r in rows]
+    assert "nothing to do" not in capsys.readouterr().out
+    assert main(["train", "--resume", str(run), "--quiet"]) == 0  # now it is finished
+    assert "nothing to do" in capsys.readouterr().out

@@ -49,10 +49,12 @@ def continued(
 
 
 def finished(out: Path, config: TrainConfig) -> str | None:
-    """One line saying the run is complete and how to extend it, or None while it has steps left."""
+    """One line saying the run is complete and how to extend it, or None while it has steps left or its final
+    evaluation is not logged yet (a run stopped during it has checkpointed its last step without the row)."""
     done = progress(out)
     steps = int(done.get("timesteps", 0))
-    if steps < config.timesteps:
+    rows = rf.read_metrics(out) if (out / rf.METRICS).exists() else []
+    if steps < config.timesteps or not rows or rows[-1]["timesteps"] < steps:
         return None
     labels = f", {int(done.get('labels', 0))} labels" if config.reward == "learned" else ""
     return (

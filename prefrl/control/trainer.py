@@ -211,7 +211,7 @@ class Trainer:
         if self.loop is not None:
             self.store.set_state("trainer", "running")
         try:
-            if model.num_timesteps == 0:
+            if model.num_timesteps == 0 and not rf.read_metrics(self.out):  # logged once, resumed or not
                 evaluator.evaluate(model, 0)
             remaining = c.timesteps - model.num_timesteps
             if remaining > 0:
