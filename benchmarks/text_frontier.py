@@ -227,7 +227,8 @@ def main() -> None:
     reference, tokenizer = lm.load(args.run / "sft", args.device)
     reward = TextRewardModel.load(args.run / "reward_model", args.device)
     prompts = task.sample_prompts(args.prompts, seed=4242)
-    pool = task.sample_prompts(config.ppo.batch_size * args.iterations, seed=4243)
+    widest = max([config.ppo.batch_size, *(o.get("batch_size", config.ppo.batch_size) for _, _, o in arms)])
+    pool = task.sample_prompts(widest * args.iterations, seed=4243)  # enough for the arm with the largest batches
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [] if args.fresh else read_done(csv_path, args.iterations)
     csv_path.unlink(missing_ok=True)
