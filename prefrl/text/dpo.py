@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from prefrl.text.config import TextPPOConfig
-from prefrl.text.ppo import KLController
-from prefrl.text.sampling import Rollout, decode, forward, generate, join
+from prefrl.text.ppo import PolicyOptimiser
+from prefrl.text.sampling import Rollout, decode, forward, join
 
 
 def dpo_loss(
@@ -39,8 +39,9 @@ class Preference:
     rejected_ended: bool = True
 
 
-class TextDPO:
-    """One policy, one frozen reference, the store's comparisons; `step` as TextPPO's."""
+class TextDPO(PolicyOptimiser):
+    """One policy, one frozen reference, the store's comparisons; `step` as TextPPO's (its KL controller is never
+    updated: DPO's beta is fixed)."""
 
     def __init__(
         self,
@@ -50,18 +51,9 @@ class TextDPO:
         config: TextPPOConfig | None = None,
         seed: int = 0,
     ) -> None:
-        self.policy = policy.requires_grad_(True)
-        self.reference = reference.eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
-        self.tokenizer = tokenizer
-        self.config = config or TextPPOConfig()
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr, eps=1e-5)
-        self.kl = KLController(self.config)  # not used to update: DPO's beta is fixed; kept for the same metrics
-        self.generator = torch.Generator().manual_seed(seed)
+        super().__init__(policy, reference, tokenizer, config, seed)
         self.rng = np.random.default_rng(seed)
         self.pairs: list[Preference] = []
-        self.iterations = 0
 
     def set_preferences(self, pairs: list[Preference]) -> None:
         """The labelled pairs to learn from (all the store's decided comparisons so far)."""
@@ -100,8 +92,7 @@ class TextDPO:
                     self.optimizer.step()
                     losses.append(float(loss.detach()))
                     margins.append(float(((pol_w - ref_w) - (pol_l - ref_l)).mean().detach()))
-        self.policy.eval()
-        rollout = generate(self.policy, self.tokenizer, prompts, c.max_new_tokens, c.temperature, self.generator)
+        rollout = self.rollout(prompts)
         mask = rollout.completion_mask
         with torch.no_grad():
             logp, entropy, _ = forward(self.policy, rollout, c.temperature)

@@ -67,8 +67,9 @@ def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (x - mean) * torch.rsqrt(var + 1e-8) * mask
 
 
-class TextPPO:
-    """One policy (LM + value head), one frozen reference, one reward function of whole rollouts."""
+class PolicyOptimiser:
+    """What PPO, RLOO and DPO share: a trainable policy, a frozen reference, Adam over the trained parameters, the KL
+    measure and a seeded sampler."""
 
     def __init__(
         self,
@@ -77,19 +78,16 @@ class TextPPO:
         tokenizer,  # type: ignore[no-untyped-def]
         config: TextPPOConfig | None = None,
         seed: int = 0,
+        extra: list[nn.Parameter] | None = None,
     ) -> None:
+        """`extra`: parameters trained beside the policy's (PPO's value head)."""
         self.policy = policy.requires_grad_(True)  # a copy of a frozen reference would otherwise never learn
         self.reference = reference.eval()
         for p in self.reference.parameters():
             p.requires_grad_(False)
         self.tokenizer = tokenizer
         self.config = config or TextPPOConfig()
-        width = policy.get_output_embeddings().weight.shape[1]
-        device = next(policy.parameters()).device
-        self.value_head = ValueHead(width).to(device)
-        self.optimizer = torch.optim.Adam(
-            list(policy.parameters()) + list(self.value_head.parameters()), lr=self.config.lr, eps=1e-5
-        )
+        self.optimizer = torch.optim.Adam(list(policy.parameters()) + (extra or []), lr=self.config.lr, eps=1e-5)
         self.kl = KLController(self.config)
         self.generator = torch.Generator().manual_seed(seed)
         self.iterations = 0
@@ -104,6 +102,22 @@ class TextPPO:
             self.config.temperature,
             self.generator,
         )
+
+
+class TextPPO(PolicyOptimiser):
+    """One policy (LM + value head), one frozen reference, one reward function of whole rollouts."""
+
+    def __init__(
+        self,
+        policy: nn.Module,
+        reference: nn.Module,
+        tokenizer,  # type: ignore[no-untyped-def]
+        config: TextPPOConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        width = policy.get_output_embeddings().weight.shape[1]
+        self.value_head = ValueHead(width).to(next(policy.parameters()).device)
+        super().__init__(policy, reference, tokenizer, config, seed, extra=list(self.value_head.parameters()))
 
     def step(
         self,

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from prefrl.text.config import TextPPOConfig
-from prefrl.text.ppo import KLController, masked_mean
-from prefrl.text.sampling import Rollout, decode, forward, generate
+from prefrl.text.ppo import PolicyOptimiser, masked_mean
+from prefrl.text.sampling import Rollout, decode, forward
 
 
 def leave_one_out(rewards: torch.Tensor) -> torch.Tensor:
@@ -26,27 +25,8 @@ def leave_one_out(rewards: torch.Tensor) -> torch.Tensor:
     return rewards - others
 
 
-class TextRLOO:
+class TextRLOO(PolicyOptimiser):
     """One policy, one frozen reference, one reward function of whole rollouts; `step` as TextPPO's."""
-
-    def __init__(
-        self,
-        policy: nn.Module,
-        reference: nn.Module,
-        tokenizer,  # type: ignore[no-untyped-def]
-        config: TextPPOConfig | None = None,
-        seed: int = 0,
-    ) -> None:
-        self.policy = policy.requires_grad_(True)
-        self.reference = reference.eval()
-        for p in self.reference.parameters():
-            p.requires_grad_(False)
-        self.tokenizer = tokenizer
-        self.config = config or TextPPOConfig()
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.config.lr, eps=1e-5)
-        self.kl = KLController(self.config)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.iterations = 0
 
     def step(
         self,
@@ -59,8 +39,7 @@ class TextRLOO:
         k = c.rloo_k
         per = max(1, c.batch_size // k)
         asked = [p for p in prompts[:per] for _ in range(k)]
-        self.policy.eval()
-        rollout = generate(self.policy, self.tokenizer, asked, c.max_new_tokens, c.temperature, self.generator)
+        rollout = self.rollout(asked)
         mask = rollout.completion_mask
         with torch.no_grad():
             old_logp, _, _ = forward(self.policy, rollout, c.temperature)
