@@ -234,17 +234,15 @@ def cell_rows(config: SweepConfig) -> dict[Cell, list[dict[str, float]]]:
 
 
 def unfinished(config: SweepConfig) -> list[Cell]:
-    """Cells whose run has not reached its steps, in the work folder or among the recorded results. A run folder
-    counts as far as both its checkpoint and its last evaluation reach: a run stopped during its final evaluation
-    has checkpointed its last step without the row, and is resumed to write it."""
-    from prefrl.control.run_folder import read_metrics
+    """Cells whose run has not reached its steps (`run_folder.steps_reached`: a run stopped during its final
+    evaluation is resumed to log it), in the work folder or among the recorded results."""
+    from prefrl.control.run_folder import steps_reached
 
     recorded = recorded_rows(config.results)
 
     def reached(cell: Cell) -> float:
-        rows, kept = read_metrics(cell.folder(config.work)), recorded.get(cell, [])
-        here = min(progress_of(cell.folder(config.work)), rows[-1]["timesteps"] if rows else -1)
-        return max(here, kept[-1]["timesteps"] if kept else -1)
+        kept = recorded.get(cell, [])
+        return max(steps_reached(cell.folder(config.work)), kept[-1]["timesteps"] if kept else -1)
 
     return [c for c in config.cells() if reached(c) < config.steps(c.env)]
 

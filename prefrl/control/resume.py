@@ -51,11 +51,10 @@ def continued(
 def finished(out: Path, config: TrainConfig) -> str | None:
     """One line saying the run is complete and how to extend it, or None while it has steps left or its final
     evaluation is not logged yet (a run stopped during it has checkpointed its last step without the row)."""
+    if rf.steps_reached(out) < config.timesteps:
+        return None
     done = progress(out)
     steps = int(done.get("timesteps", 0))
-    rows = rf.read_metrics(out) if (out / rf.METRICS).exists() else []
-    if steps < config.timesteps or not rows or rows[-1]["timesteps"] < steps:
-        return None
     labels = f", {int(done.get('labels', 0))} labels" if config.reward == "learned" else ""
     return (
         f"{out} is finished ({steps} steps{labels}); nothing to do. To train it further: "

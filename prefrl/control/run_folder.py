@@ -185,6 +185,15 @@ def read_progress(folder: Path) -> dict[str, float]:
     return data
 
 
+def steps_reached(folder: Path) -> int:
+    """How far a run has got: as far as both its last checkpoint and its last logged evaluation reach (-1 before
+    either). A run stopped during its final evaluation has checkpointed its last step without the row, so it is not
+    done until a resume logs it."""
+    checkpoint = int(read_progress(folder).get("timesteps", -1)) if (folder / PROGRESS).exists() else -1
+    rows = read_metrics(folder)
+    return min(checkpoint, int(rows[-1]["timesteps"]) if rows else -1)
+
+
 def truncate_metrics(folder: Path, max_timesteps: int) -> None:
     """Drop rows logged after the checkpoint a resumed run starts from."""
     rows = [r for r in read_metrics(folder) if r["timesteps"] <= max_timesteps]
