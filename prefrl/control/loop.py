@@ -52,6 +52,11 @@ def no_clips_error(env_id: str, steps: int, longest: int) -> PrefrlError:
     )
 
 
+CHANGE_PROBE_STEPS = 4096
+"""About this many of the recent steps (evenly spaced) measure how a refit moved the reward: predicting on all of
+them (up to 500 whole clips) twice a refit was a wall-clock cost on long clips, for a diagnostic."""
+
+
 @dataclass
 class _InFlight:
     """A refit running in the worker: what its reward change is measured on, and the rollout that installs it."""
@@ -265,9 +270,10 @@ class PreferenceLoop:
             recent = self.buffer.recent(500) or [self.segments[i] for i in sorted(self.segments)]
             r_items, r_mask = batch_features(recent, self.seg_len)
             features = r_items[r_mask.astype(bool)]
-            before = self.predicted_reward(features) if self.ensemble.fits > 0 else None
+            probe = features[:: max(1, len(features) // CHANGE_PROBE_STEPS)]
+            before = self.predicted_reward(probe) if self.ensemble.fits > 0 else None
             self._fitter().submit(items, mask, data, features)
-            self._in_flight = _InFlight(features, before, install_at=self.rollouts + (lag or 0))
+            self._in_flight = _InFlight(probe, before, install_at=self.rollouts + (lag or 0))
             if lag is None:
                 self.install_refit()
 
