@@ -111,10 +111,11 @@ class SweepConfig:
 
 
 def progress_of(folder: Path) -> int:
-    """Timesteps a cell's last checkpoint reached (-1: none yet)."""
-    from prefrl.control import run_folder as rf
+    """Timesteps a cell's last checkpoint reached (-1: none yet); imported when asked, as the bench keeps the
+    training stack out of its start-up."""
+    from prefrl.control.run_folder import checkpoint_steps
 
-    return int(rf.read_progress(folder).get("timesteps", -1)) if (folder / rf.PROGRESS).exists() else -1
+    return checkpoint_steps(folder)
 
 
 def config_file(work: Path, cell: Cell) -> Path:

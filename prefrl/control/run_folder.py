@@ -185,13 +185,17 @@ def read_progress(folder: Path) -> dict[str, float]:
     return data
 
 
+def checkpoint_steps(folder: Path) -> int:
+    """Timesteps the run's last checkpoint reached (-1: none yet)."""
+    return int(read_progress(folder).get("timesteps", -1)) if (folder / PROGRESS).exists() else -1
+
+
 def steps_reached(folder: Path) -> int:
     """How far a run has got: as far as both its last checkpoint and its last logged evaluation reach (-1 before
     either). A run stopped during its final evaluation has checkpointed its last step without the row, so it is not
     done until a resume logs it."""
-    checkpoint = int(read_progress(folder).get("timesteps", -1)) if (folder / PROGRESS).exists() else -1
     rows = read_metrics(folder)
-    return min(checkpoint, int(rows[-1]["timesteps"]) if rows else -1)
+    return min(checkpoint_steps(folder), int(rows[-1]["timesteps"]) if rows else -1)
 
 
 def truncate_metrics(folder: Path, max_timesteps: int) -> None:
