@@ -161,9 +161,8 @@ class TrainConfig:
         """A config read back from config.json; a value of the wrong type is refused (ValueError) rather than
         failing later, deep inside a run, and one from a newer prefrl is refused (PrefrlError) rather than guessed."""
         data = dict(data)
-        if (
-            format_version(data, CONFIG_VERSION) == 1
-        ):  # before versions were recorded; the oldest folders predate these settings
+        version = format_version(data, CONFIG_VERSION)
+        if version == 1:  # before versions were recorded; the oldest folders predate these settings
             data.setdefault("label_halving", PAPER_HALVING)  # they ran the paper's h
             data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
         ppo, rm = data.pop("ppo", {}), data.pop("reward_model", {})

@@ -176,7 +176,7 @@ class PreferenceLoop:
         self.floor = True
         self.store.set_state("ended_early", "1")
 
-    # 2. the reward PPO sees -------------------------------------------------------------------------------------
+    # 2-3. labels on schedule: pairs chosen, the teacher answers -------------------------------------------------
     def after_rollout(self, timesteps: int) -> int:
         """Ask for the labels the schedule owes by now (the last rollout: all that are left), and in human runs
         wait for a person who fell behind and refit on what they gave. Returns the labels due by now."""
@@ -311,6 +311,7 @@ class PreferenceLoop:
                 self.fitter.load_state(self.ensemble.state())
         return self.fitter
 
+    # 5. the reward PPO sees -------------------------------------------------------------------------------------
     def predicted_reward(self, features: np.ndarray) -> np.ndarray:
         reward = self.ensemble.predict(features, keep_level=self.keep_level, floor=self.floor)
         if self.config.exploration and self.ensemble.fits:  # optimism where the members disagree, fading out
@@ -328,7 +329,7 @@ class PreferenceLoop:
             add_rollout_rewards(buffer, self.reward_env, self.reward_norm)
         self.rollouts += 1
 
-    # 3. labels on schedule --------------------------------------------------------------------------------------
+    # before PPO starts, and beside it ---------------------------------------------------------------------------
     def start(self) -> None:
         """Before PPO's first step: the up-front labels, asked about the random policy's clips, and the first fit."""
         if self.store.count_queries() == 0:
