@@ -1,6 +1,12 @@
 import numpy as np
 
-from prefrl.core.selection import disagreement_pairs, preference_variance, random_pairs, select_pairs
+from prefrl.core.selection import (
+    disagreement_pairs,
+    most_uncertain_pairs,
+    preference_variance,
+    random_pairs,
+    select_pairs,
+)
 
 
 def test_random_pairs_never_pair_an_item_with_itself():
@@ -17,6 +23,20 @@ def test_disagreement_picks_the_highest_variance_candidates():
     variance = preference_variance(returns, candidates)
     assert sorted(map(tuple, chosen)) == sorted(map(tuple, candidates[np.argsort(-variance)[:5]]))
     assert preference_variance(returns, chosen).min() >= np.sort(variance)[-5]
+
+
+def test_uncertain_pairs_score_only_the_items_their_candidates_use_and_choose_as_if_all_were_scored():
+    returns = np.random.default_rng(0).normal(size=(3, 2000))
+    asked = []
+
+    def returns_of(rows):
+        asked.append(rows)
+        return returns[:, rows]
+
+    chosen = most_uncertain_pairs(preference_variance, returns_of, 2000, 5, np.random.default_rng(1), 10)
+    candidates = random_pairs(2000, 50, np.random.default_rng(1))  # the same draw, scored on every item
+    assert len(asked) == 1 and len(asked[0]) <= 100 and set(candidates.flatten()) == set(asked[0])
+    assert np.array_equal(chosen, candidates[np.argsort(-preference_variance(returns, candidates), kind="stable")[:5]])
 
 
 def test_pairs_the_members_agree_on_have_no_variance():

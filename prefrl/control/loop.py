@@ -33,7 +33,7 @@ from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
 from prefrl.core.schedule import LabelSchedule
-from prefrl.core.selection import select_pairs
+from prefrl.core.selection import UNCERTAINTY, most_uncertain_pairs, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import Teacher, as_teacher, make_teacher
 from prefrl.errors import PrefrlError
@@ -210,14 +210,24 @@ class PreferenceLoop:
     def choose_pairs(self, candidates: list[Segment], n: int) -> np.ndarray:
         """(n, 2) rows of `candidates` to compare: where the ensemble's members disagree most (or by the configured
         strategy); at random before the first fit."""
-        items, mask = batch_features(candidates, self.seg_len)
         fitted = self.ensemble.fits > 0
-        returns = self.ensemble.member_returns(items, mask) if fitted else np.zeros((1, len(candidates)))
         if fitted and self.selector is not None:
+            returns = self.clip_returns(candidates)
             return checked_pairs(self.selector(candidates, returns, n, self.rng), n, len(candidates), self.config)
         strategy = self.config.selection if fitted else "random"
+        if strategy in UNCERTAINTY:  # scores only the clips its candidate pairs use
+
+            def returns_of(rows: np.ndarray) -> np.ndarray:
+                return self.clip_returns([candidates[i] for i in rows])
+
+            factor = self.config.candidate_factor
+            return most_uncertain_pairs(UNCERTAINTY[strategy], returns_of, len(candidates), n, self.rng, factor)
         recent = self.recent_mask(candidates, n)
-        return select_pairs(strategy, returns, n, self.rng, self.config.candidate_factor, recent=recent)
+        return select_pairs(strategy, np.zeros((1, len(candidates))), n, self.rng, recent=recent)
+
+    def clip_returns(self, clips: list[Segment]) -> np.ndarray:
+        """Each ensemble member's predicted return of each clip: (members, clips)."""
+        return self.ensemble.member_returns(*batch_features(clips, self.seg_len))
 
     def label(self, candidates: list[Segment], rows: np.ndarray, query_ids: list[int]) -> None:
         """The synthetic teacher answers each query, seeing both clips; every answer is stored at once."""

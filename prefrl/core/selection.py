@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -25,9 +27,10 @@ def disagreement_pairs(
     member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, candidate_factor: int = 10
 ) -> np.ndarray:
     """Draw candidate_factor x n_pairs random pairs and keep the n_pairs the ensemble disagrees on most."""
-    candidates = random_pairs(member_returns.shape[1], n_pairs * candidate_factor, rng)
-    order = np.argsort(-preference_variance(member_returns, candidates), kind="stable")
-    return candidates[order[:n_pairs]]
+    n_items = member_returns.shape[1]
+    return most_uncertain_pairs(
+        preference_variance, lambda rows: member_returns[:, rows], n_items, n_pairs, rng, candidate_factor
+    )
 
 
 def preference_entropy(member_returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -41,8 +44,35 @@ def entropy_pairs(
     member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, candidate_factor: int = 10
 ) -> np.ndarray:
     """Draw candidate_factor x n_pairs random pairs and keep the n_pairs the members are least sure about."""
-    candidates = random_pairs(member_returns.shape[1], n_pairs * candidate_factor, rng)
-    order = np.argsort(-preference_entropy(member_returns, candidates), kind="stable")
+    n_items = member_returns.shape[1]
+    return most_uncertain_pairs(
+        preference_entropy, lambda rows: member_returns[:, rows], n_items, n_pairs, rng, candidate_factor
+    )
+
+
+UNCERTAINTY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "disagreement": preference_variance,
+    "entropy": preference_entropy,
+}
+"""The strategies that rank random candidate pairs by how unsure the ensemble is about them, and their measure."""
+
+
+def most_uncertain_pairs(
+    uncertainty: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    returns_of: Callable[[np.ndarray], np.ndarray],
+    n_items: int,
+    n_pairs: int,
+    rng: np.random.Generator,
+    candidate_factor: int = 10,
+) -> np.ndarray:
+    """Draw candidate_factor x n_pairs random pairs of n_items and keep the n_pairs rated most uncertain.
+
+    `returns_of(rows)` gives the members' returns (M, len(rows)) of just those item rows, so only the items the
+    drawn pairs use are scored: on a pool of thousands of clips that is most of the cost of choosing.
+    """
+    candidates = random_pairs(n_items, n_pairs * candidate_factor, rng)
+    rows, local = np.unique(candidates, return_inverse=True)
+    order = np.argsort(-uncertainty(returns_of(rows), local.reshape(candidates.shape)), kind="stable")
     return candidates[order[:n_pairs]]
 
 
