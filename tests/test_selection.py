@@ -44,6 +44,14 @@ def test_pairs_the_members_agree_on_have_no_variance():
     assert np.allclose(preference_variance(returns, np.array([[0, 4], [1, 2]])), 0)
 
 
+def test_a_member_sure_of_a_pair_adds_no_entropy_even_in_float32():
+    from prefrl.core.selection import preference_entropy
+
+    returns = np.array([[0.0, 40.0], [0.0, 0.1]], dtype=np.float32)  # member 0 certain, member 1 unsure
+    entropy = preference_entropy(returns, np.array([[0, 1]]))
+    assert np.isfinite(entropy).all() and np.isclose(entropy[0], np.log(2) / 2, atol=1e-3)
+
+
 def test_unknown_strategy_is_refused():
     try:
         select_pairs("clairvoyant", np.zeros((3, 4)), 2, np.random.default_rng(0))

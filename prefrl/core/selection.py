@@ -34,8 +34,11 @@ def disagreement_pairs(
 
 
 def preference_entropy(member_returns: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """Mean over members of the binary entropy of each member's predicted P(a > b), per pair (nats)."""
-    diff = member_returns[:, pairs[:, 0]] - member_returns[:, pairs[:, 1]]
+    """Mean over members of the binary entropy of each member's predicted P(a > b), per pair (nats).
+
+    In float64: in float32 a confident member's 1 - p rounds to 0 and its entropy to NaN, not 0.
+    """
+    diff = (member_returns[:, pairs[:, 0]] - member_returns[:, pairs[:, 1]]).astype(np.float64)
     p = np.clip(1.0 / (1.0 + np.exp(-np.clip(diff, -50, 50))), 1e-12, 1 - 1e-12)
     return (-(p * np.log(p) + (1 - p) * np.log(1 - p))).mean(axis=0)
 
