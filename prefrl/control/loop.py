@@ -355,8 +355,7 @@ class PreferenceLoop:
         segs = self.buffer.recent(500)
         if len(segs) < 2:
             return float("nan")
-        items, mask = batch_features(segs, self.seg_len)
-        predicted = self.ensemble.member_returns(items, mask).mean(0)
+        predicted = self.clip_returns(segs).mean(0)
         true = np.array([s.true_return for s in segs])
         rows = np.random.default_rng(0).integers(0, len(segs), size=(n_pairs, 2))
         dt, dp = true[rows[:, 0]] - true[rows[:, 1]], predicted[rows[:, 0]] - predicted[rows[:, 1]]
