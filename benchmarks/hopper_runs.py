@@ -15,45 +15,15 @@ run's metrics.csv, named by its file, and counts as true-reward PPO when its nam
 from __future__ import annotations
 
 import argparse
-import csv
-from collections import defaultdict
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from curves import Curve, plt, runs_in  # benchmarks/curves.py: reads every kind of CSV; matplotlib set up headless
 
 BREAKTHROUGH = 2500.0
 """A run has broken through at its first evaluation at or above this true return."""
 
 
-def runs_in(path: Path, env: str) -> dict[tuple[str, str], list[tuple[float, float]]]:
-    """(arm, name) -> [(timesteps, true return)] for the runs one CSV holds."""
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader)
-        table = list(reader)
-    # a sweep's results.csv names two columns 'labels': the cell's budget (first) and the labels given so far
-    budget = header.index("labels") if "labels" in header else None
-    rows = [dict(zip(header, r), budget=r[budget] if budget is not None else "") for r in table]
-    out: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
-    for row in rows:
-        if "env" in row:
-            if row["env"] != env:
-                continue
-            arm = "true" if row["reward"] == "true" else "preference"
-            name = f"{path.parent.name}/{row['env']} seed {row['seed']}"
-            if arm == "preference":  # a sweep may hold several budgets, teachers or strategies per seed
-                name += f" {row['budget']} {row['teacher']} {row['selection']}"
-        else:
-            arm = "true" if "true" in path.stem else "preference"
-            name = f"{path.parent.name}/{path.stem}"
-        out[(arm, name)].append((float(row["timesteps"]), float(row["true_return_mean"])))
-    return out
-
-
-def summary(curve: list[tuple[float, float]]) -> tuple[float, float | None]:
+def summary(curve: Curve) -> tuple[float, float | None]:
     """Mean of the last 3 evaluations, and the first step at or above BREAKTHROUGH (None: never)."""
     last3 = sum(r for _, r in curve[-3:]) / len(curve[-3:])
     first = next((t for t, r in curve if r >= BREAKTHROUGH), None)
@@ -67,7 +37,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/hopper-runs.png"))
     args = p.parse_args()
 
-    runs: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    runs: dict[tuple[str, str], Curve] = {}
     for path in args.csvs:
         runs.update(runs_in(path, args.env))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
