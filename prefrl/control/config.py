@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from prefrl.control.ppo_config import PPOConfig, ppo_config_for, ppo_problems
+from prefrl.control.random_behaviour import INITIAL_BEHAVIOURS
 from prefrl.control.segments import segment_length
 from prefrl.core.records import format_version
 from prefrl.core.reward_config import RewardConfig, reward_config_problems
@@ -76,6 +77,9 @@ class TrainConfig:
     """The recent strategy pairs clips of the policy's last this-many episodes."""
     initial_fraction: float = 0.25
     """Share of the budget labelled from the random policy before PPO starts."""
+    initial_behaviour: str = field(default="uniform", metadata={"choices": list(INITIAL_BEHAVIOURS)})
+    """How the random policy before PPO acts: uniform (i.i.d. uniform actions, the paper's) or varied (each clip's
+    stretch draws its own action scale and smoothness, so the up-front clips differ in more than noise)."""
     label_halving: float | None = field(default=None, metadata={"metavar": "STEPS"})
     """Steps T after which the label rate, proportional to h / (T + h), has halved (default: a sixteenth of
     --timesteps, which asks about half the labels after the up-front share in the first fifth of training; the
