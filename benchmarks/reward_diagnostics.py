@@ -9,6 +9,10 @@
                                      and by RUN's learned reward per step (with the spread across members): does the
                                      learned reward rank the behaviours as the true one does? (--steps: only an
                                      episode's first N steps, say where a flip happens)
+  terms RUN... [--episodes N]         the env's own reward terms (its numeric info entries) of each RUN's final
+                                     deterministic policy, per episode and at the last step: where is return lost?
+  reacher-distance RUN [OTHER...]    Reacher-v5: RUN's learned reward by fingertip-to-target distance, on
+                                     stochastic episodes of RUN's and OTHER runs' policies: where is it flat?
   labels RUN... [--above X]          what a run's labelled pairs held: how many clips and pairs were worth over X
                                      to the oracle (true return), how many answers were "equal", the clips' return
                                      quantiles. Did the teacher ever see the behaviour it was meant to ask for?
@@ -141,6 +145,69 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
               f"{members.std(0).mean():.2f}/step)")  # fmt: skip
 
 
+def terms(runs: list[Path], episodes: int) -> None:
+    """The env's own reward terms (numeric `info` entries) of each run's deterministic policy: summed per episode and
+    at the episode's last step, averaged over `episodes` episodes; where a return is lost, on which term."""
+    for run in runs:
+        env_id = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG)).env
+        norm = VecNormalize(DummyVecEnv([lambda e=env_id: gym.make(e)]), training=False, norm_reward=False)
+        rf.load_vecnormalize(norm, run)
+        policy = PPO.load(run / rf.POLICY, device="cpu")
+        env = gym.make(env_id)
+        sums: dict[str, float] = {}
+        last: dict[str, float] = {}
+        total = 0.0
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=100 + ep)
+            done = False
+            while not done:
+                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=True)[0][0], -1, 1)
+                obs, r, term, trunc, info = env.step(action)
+                done, total = term or trunc, total + r
+                for k, v in info.items():
+                    if np.isscalar(v) and not isinstance(v, bool):
+                        sums[k] = sums.get(k, 0.0) + float(v)
+                        if done:
+                            last[k] = last.get(k, 0.0) + float(v)
+        each = ", ".join(f"{k} {v / episodes:.2f} (last step {last[k] / episodes:.3f})" for k, v in sums.items())
+        print(f"{run}: return {total / episodes:.2f}; per episode: {each}")
+
+
+def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
+    """Reacher-v5: RUN's learned reward (level kept, mean over members) by fingertip-to-target distance, on
+    stochastic episodes of RUN's policy and of each other run's, with the control term's share regressed out."""
+    _, ens, _ = load(run, None)
+    feats, dist, ctrl = [], [], []
+    for who in [run, *others]:
+        norm = VecNormalize(DummyVecEnv([lambda: gym.make("Reacher-v5")]), training=False, norm_reward=False)
+        rf.load_vecnormalize(norm, who)
+        policy = PPO.load(who / rf.POLICY, device="cpu")
+        env = gym.make("Reacher-v5")
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=ep)
+            done = False
+            while not done:
+                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=False)[0][0], -1, 1)
+                feats.append(np.concatenate([obs, action]))
+                dist.append(np.linalg.norm(obs[8:10]))  # the observation's fingertip - target (x, y)
+                obs, _, term, trunc, info = env.step(action)
+                done = term or trunc
+                ctrl.append(info["reward_ctrl"])
+    learned = ens.predict(np.array(feats, dtype=np.float32), keep_level=True)
+    d, c = np.array(dist), np.array(ctrl)
+    coef = np.linalg.lstsq(np.stack([d, c, np.ones_like(d)], 1), learned, rcond=None)[0]
+    print(f"learned = {coef[0]:.2f} x distance + {coef[1]:.2f} x control cost {coef[2]:+.2f} (true: -1 and 1); "
+          f"correlation with the true reward {np.corrcoef(learned, c - d)[0, 1]:.2f}")  # fmt: skip
+    part = learned - coef[1] * c
+    edges = [0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.25, 0.3, 0.45]
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (d >= lo) & (d < hi)
+        if m.sum() > 20:
+            print(
+                f"  {lo * 100:2.0f}-{hi * 100:2.0f} cm: {m.sum():5d} steps, {part[m].mean():+.3f} +- {part[m].std():.3f}"
+            )
+
+
 def labels(runs: list[Path], above: float) -> None:
     for run in runs:
         store = LabelStore(run / rf.STORE, create=False)
@@ -217,6 +284,12 @@ def main() -> None:
     lb = sub.add_parser("labels")
     lb.add_argument("runs", type=Path, nargs="+")
     lb.add_argument("--above", type=float, default=1.0, help="a clip's true return that counts as worth seeing")
+    t = sub.add_parser("terms")
+    t.add_argument("runs", type=Path, nargs="+")
+    t.add_argument("--episodes", type=int, default=20)
+    rd = sub.add_parser("reacher-distance")
+    rd.add_argument("run", type=Path)
+    rd.add_argument("others", type=Path, nargs="*", help="runs whose policies' steps to add")
     r = sub.add_parser("refits")
     r.add_argument("runs", type=Path, nargs="+")
     r.add_argument("--after", type=int, default=150_000)
@@ -230,6 +303,10 @@ def main() -> None:
         policies(args.run, args.others, args.model, args.steps)
     elif args.cmd == "labels":
         labels(args.runs, args.above)
+    elif args.cmd == "terms":
+        terms(args.runs, args.episodes)
+    elif args.cmd == "reacher-distance":
+        reacher_distance(args.run, args.others)
     elif args.cmd == "refits":
         refits(args.runs, args.after)
     else:
