@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -57,12 +58,21 @@ def load(run: Path, model: Path | None) -> tuple[TrainConfig, RewardEnsemble, in
     return c, ens, dim
 
 
+def acting(run: Path, env_id: str) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """RUN's final policy as a function of one raw observation (normalised as in training) and whether to act
+    deterministically, its action clipped to [-1, 1]."""
+    norm = VecNormalize(DummyVecEnv([lambda: gym.make(env_id)]), training=False, norm_reward=False)
+    rf.load_vecnormalize(norm, run)
+    policy = PPO.load(run / rf.POLICY, device="cpu")
+    return lambda obs, deterministic: np.clip(
+        policy.predict(norm.normalize_obs(obs[None]), deterministic=deterministic)[0][0], -1, 1
+    )
+
+
 def reward_vs_true(run: Path, model: Path | None, steps: int = 5000) -> None:
     c, ens, _ = load(run, model)
     env = gym.make(c.env)
-    norm = VecNormalize(DummyVecEnv([lambda: gym.make(c.env)]), training=False, norm_reward=False)
-    rf.load_vecnormalize(norm, run)
-    policy = PPO.load(run / rf.POLICY, device="cpu")
+    act = acting(run, c.env)
     for who in ("policy (stochastic)", "random actions"):
         feats, rewards, lengths, ep = [], [], [], 0
         obs, _ = env.reset(seed=1)
@@ -70,7 +80,7 @@ def reward_vs_true(run: Path, model: Path | None, steps: int = 5000) -> None:
             if who.startswith("random"):
                 action = env.action_space.sample()
             else:
-                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=False)[0][0], -1, 1)
+                action = act(obs, False)
             feats.append(np.concatenate([obs, action]))
             obs, r, term, trunc, _ = env.step(action)
             rewards.append(r)
@@ -126,14 +136,12 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
     c, ens, _ = load(run, model)
     out_std = ens.out_std.detach().cpu().numpy().reshape(-1, 1)
     for other in others:
-        norm = VecNormalize(DummyVecEnv([lambda: gym.make(c.env)]), training=False, norm_reward=False)
-        rf.load_vecnormalize(norm, other)
-        policy = PPO.load(other / rf.POLICY, device="cpu")
+        act = acting(other, c.env)
         env = gym.make(c.env)
         obs, _ = env.reset(seed=100)
         feats, rewards = [], []
         while True:
-            action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=True)[0][0], -1, 1)
+            action = act(obs, True)
             feats.append(np.concatenate([obs, action]))
             obs, r, term, trunc, _ = env.step(action)
             rewards.append(r)
@@ -150,9 +158,7 @@ def terms(runs: list[Path], episodes: int) -> None:
     at the episode's last step, averaged over `episodes` episodes; where a return is lost, on which term."""
     for run in runs:
         env_id = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG)).env
-        norm = VecNormalize(DummyVecEnv([lambda e=env_id: gym.make(e)]), training=False, norm_reward=False)
-        rf.load_vecnormalize(norm, run)
-        policy = PPO.load(run / rf.POLICY, device="cpu")
+        act = acting(run, env_id)
         env = gym.make(env_id)
         sums: dict[str, float] = {}
         last: dict[str, float] = {}
@@ -161,8 +167,7 @@ def terms(runs: list[Path], episodes: int) -> None:
             obs, _ = env.reset(seed=100 + ep)
             done = False
             while not done:
-                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=True)[0][0], -1, 1)
-                obs, r, term, trunc, info = env.step(action)
+                obs, r, term, trunc, info = env.step(act(obs, True))
                 done, total = term or trunc, total + r
                 for k, v in info.items():
                     if np.isscalar(v) and not isinstance(v, bool):
@@ -179,15 +184,13 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
     _, ens, _ = load(run, None)
     feats, dist, ctrl = [], [], []
     for who in [run, *others]:
-        norm = VecNormalize(DummyVecEnv([lambda: gym.make("Reacher-v5")]), training=False, norm_reward=False)
-        rf.load_vecnormalize(norm, who)
-        policy = PPO.load(who / rf.POLICY, device="cpu")
+        act = acting(who, "Reacher-v5")
         env = gym.make("Reacher-v5")
         for ep in range(episodes):
             obs, _ = env.reset(seed=ep)
             done = False
             while not done:
-                action = np.clip(policy.predict(norm.normalize_obs(obs[None]), deterministic=False)[0][0], -1, 1)
+                action = act(obs, False)
                 feats.append(np.concatenate([obs, action]))
                 dist.append(np.linalg.norm(obs[8:10]))  # the observation's fingertip - target (x, y)
                 obs, _, term, trunc, info = env.step(action)
