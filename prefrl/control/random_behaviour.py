@@ -34,7 +34,10 @@ class VariedActions:
     """
 
     def __init__(self, space: Box, dt: float, stretch: int, rng: np.random.Generator) -> None:
-        self.low, self.high = space.low.astype(np.float64), space.high.astype(np.float64)
+        low, high = space.low.astype(np.float64), space.high.astype(np.float64)
+        bounded = np.isfinite(low) & np.isfinite(high)  # an unbounded dimension: unit noise around 0
+        self.mid = np.where(bounded, 0.5 * (low + high), 0.0)
+        self.half = np.where(bounded, 0.5 * (high - low), 1.0)
         self.dt, self.stretch, self.rng = dt, max(1, stretch), rng
         self.restart()
 
@@ -47,18 +50,14 @@ class VariedActions:
         self.scale = math.exp(self.rng.uniform(math.log(s0), math.log(s1)))
         tau = math.exp(self.rng.uniform(math.log(t0), math.log(t1)))
         self.rho = math.exp(-self.dt / tau) if self.dt > 0 else 0.0
-        self.x = self.rng.normal(0.0, self.scale, size=self.low.shape)
+        self.x = self.rng.normal(0.0, self.scale, size=self.mid.shape)
 
     def sample(self) -> np.ndarray:
         """The next action."""
         if self.step_in_stretch % self.stretch == 0:
             self._new_stretch()
         else:
-            noise = self.rng.normal(0.0, self.scale, size=self.low.shape)
+            noise = self.rng.normal(0.0, self.scale, size=self.mid.shape)
             self.x = self.rho * self.x + math.sqrt(1.0 - self.rho**2) * noise
         self.step_in_stretch += 1
-        unit = np.clip(self.x, -1.0, 1.0)
-        bounded = np.isfinite(self.low) & np.isfinite(self.high)  # an unbounded dimension: unit noise around 0
-        mid = np.where(bounded, 0.5 * (self.low + self.high), 0.0)
-        half = np.where(bounded, 0.5 * (self.high - self.low), 1.0)
-        return (mid + unit * half).astype(np.float32)
+        return (self.mid + np.clip(self.x, -1.0, 1.0) * self.half).astype(np.float32)
