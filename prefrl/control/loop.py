@@ -25,7 +25,7 @@ from prefrl.control import run_folder as rf
 from prefrl.control.config import HUMAN, REWARD_LEVELS, TrainConfig, load_teacher, random_segments_needed
 from prefrl.control.envs import make_env
 from prefrl.control.queries import checked_pairs, query_is_due
-from prefrl.control.random_behaviour import VariedActions
+from prefrl.control.random_behaviour import initial_actions
 from prefrl.control.refit_change import reward_change
 from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features
 from prefrl.control.stopwatch import Stopwatch
@@ -147,14 +147,11 @@ class PreferenceLoop:
         env = make_env(self.config.env, frame_size=self.frame_size)
         cutter = SegmentCutter(1, self.seg_len, seconds_per_step=self.dt)
         obs, _ = env.reset(seed=self.config.seed + 20_000)
-        env.action_space.seed(self.config.seed)
-        varied = None
-        if self.config.initial_behaviour == "varied":
-            rng = np.random.default_rng(self.config.seed + 30_000)
-            varied = VariedActions(env.action_space, self.dt, self.seg_len, rng)  # type: ignore[arg-type]
+        c = self.config
+        actions = initial_actions(c.initial_behaviour, env.action_space, self.dt, self.seg_len, c.seed)  # type: ignore[arg-type]
         collected = barren = steps = longest = cut = 0  # barren: episodes in a row that ended with no clip cut
         while collected < n_segments:  # count what was cut, not the buffer's length: the buffer may be smaller
-            action = env.action_space.sample() if varied is None else varied.sample()
+            action = actions.sample()
             next_obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
@@ -171,8 +168,8 @@ class PreferenceLoop:
                 if barren >= BARREN_EPISODES:
                     env.close()
                     raise no_clips_error(self.config.env, self.seg_len, longest)
-            if done and varied is not None:
-                varied.restart()
+            if done:
+                actions.restart()
             obs = env.reset()[0] if done else next_obs
         env.close()
 

@@ -61,3 +61,25 @@ class VariedActions:
             self.x = self.rho * self.x + math.sqrt(1.0 - self.rho**2) * noise
         self.step_in_stretch += 1
         return (self.mid + np.clip(self.x, -1.0, 1.0) * self.half).astype(np.float32)
+
+
+class UniformActions:
+    """The paper's random policy: each action drawn uniformly from the Box, independently (the space's own RNG)."""
+
+    def __init__(self, space: Box) -> None:
+        self.space = space
+
+    def restart(self) -> None:
+        """A new episode: nothing to carry over."""
+
+    def sample(self) -> np.ndarray:
+        """The next action."""
+        return self.space.sample()
+
+
+def initial_actions(behaviour: str, space: Box, dt: float, stretch: int, seed: int) -> UniformActions | VariedActions:
+    """The random policy before PPO that `behaviour` (one of INITIAL_BEHAVIOURS) names, seeded from `seed`."""
+    space.seed(seed)
+    if behaviour == "varied":
+        return VariedActions(space, dt, stretch, np.random.default_rng(seed + 30_000))
+    return UniformActions(space)
