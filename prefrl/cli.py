@@ -499,7 +499,8 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
         nargs="+",
         default=["500000"],
         metavar="STEPS|ENV=STEPS",
-        help="steps per run, and ENV=STEPS for envs that need another budget, e.g. 1000000 Reacher-v5=300000 "
+        help="steps per run, and ENV=STEPS for envs that need another budget, e.g. 1000000 Reacher-v5=300000; "
+        "an ENV=STEPS whose env is not among --envs is left unused, so a sweep's command runs with fewer --envs "
         "(default: %(default)s)",
     )
     p.add_argument("--workers", type=int, default=2, help="runs at once, one core each (default: %(default)s)")
@@ -527,9 +528,13 @@ BENCH_SETTINGS = {"eval_episodes", "label_halving", "segment_length", "buffer_si
 """Settings of `prefrl train` that a sweep gives every cell (a true-reward cell ignores those it has no use for)."""
 
 
-def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str, int]]:
-    """`--timesteps 1000000 Reacher-v5=300000` as (the default budget, the envs' own budgets)."""
-    default, per_env = None, {}
+def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str, int], list[str]]:
+    """`--timesteps 1000000 Reacher-v5=300000` as (the default budget, the envs' own budgets, and the ENV=STEPS
+    entries left unused because their env is not among --envs: a published sweep's command with a trimmed --envs
+    runs its cells with their own budgets; a misspelt env id is still an error)."""
+    from prefrl.control.envs import check_env_id
+
+    default, per_env, unused = None, {}, []
     for value in values:
         env, _, steps = value.rpartition("=")
         try:
@@ -543,14 +548,15 @@ def _bench_timesteps(values: list[str], envs: list[str]) -> tuple[int, dict[str,
                 raise PrefrlError("--timesteps: give one default budget; name other envs' as ENV=STEPS")
             default = n
         elif env not in envs:
-            raise PrefrlError(f"--timesteps {value}: {env} is not among --envs ({' '.join(envs)})")
+            check_env_id(env)
+            unused.append(value)
         else:
             per_env[env] = n
     if default is None:
         if set(per_env) != set(envs):
             raise PrefrlError("--timesteps: give a default budget, or ENV=STEPS for every env of --envs")
         default = max(per_env.values())
-    return default, per_env
+    return default, per_env, unused
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -571,7 +577,9 @@ def _bench(args: argparse.Namespace) -> int:
     for selection in args.selections:
         if selection not in STRATEGIES:
             raise PrefrlError(f"unknown selection {selection!r}; choose from {', '.join(STRATEGIES)}")
-    timesteps, env_timesteps = _bench_timesteps(args.timesteps, args.envs)
+    timesteps, env_timesteps, unused = _bench_timesteps(args.timesteps, args.envs)
+    if unused:
+        print(f"prefrl: note: --timesteps {' '.join(unused)}: not among --envs, left unused", file=sys.stderr)
     if min(args.labels) <= 0 or args.workers <= 0:
         raise PrefrlError("--labels and --workers must be positive")
     settings = values_from(args, TrainConfig, only=BENCH_SETTINGS)

@@ -320,7 +320,7 @@ def test_each_env_may_train_for_its_own_number_of_steps():
     ("given", "why"),
     [
         (["1000", "Ant-v5=x"], "give a whole number of steps"),
-        (["1000", "Hopper-v5=500"], "Hopper-v5 is not among --envs"),
+        (["1000", "Hoper-v5=500"], "unknown environment id 'Hoper-v5'; did you mean Hopper-v5"),
         (["1000", "2000"], "give one default budget"),
         (["Ant-v5=-5"], "steps must be positive"),
         (["Ant-v5=500"], "ENV=STEPS for every env"),
@@ -333,6 +333,16 @@ def test_bench_refuses_step_budgets_it_cannot_use_in_one_line(capsys, tmp_path, 
     err = capsys.readouterr().err
     assert code == 2 and why in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "w").exists()
+
+
+def test_a_published_sweeps_budgets_may_name_envs_left_out_of_a_trimmed_envs_list(capsys, tmp_path):
+    from prefrl.cli import main
+
+    given = ["1000000", "Reacher-v5=300000", "HalfCheetah-v5=500000"]
+    code = main(["bench", "--envs", "HalfCheetah-v5", "--timesteps", *given, "--work", str(tmp_path / "w"),
+                 "--results", str(tmp_path / "r"), "--report-only"])  # fmt: skip
+    assert code == 0
+    assert "--timesteps Reacher-v5=300000: not among --envs, left unused" in capsys.readouterr().err
 
 
 def test_a_sweep_whose_cells_failed_exits_non_zero_naming_their_logs(tmp_path):
