@@ -110,6 +110,10 @@ class TrainConfig:
     """Optimism where the reward model is unsure: the reward PPO sees gains this times the spread (std) of the
     ensemble members' normalised predictions of each step, fading to 0 by the end of the run (RUNE, Liang et al.
     2022); 0 turns it off."""
+    policy_reset: int | None = field(default=None, metadata={"metavar": "STEPS"})
+    """Preference runs: after this many steps PPO starts afresh (new policy and value weights, new optimiser) on the
+    reward model as it is then, and labels go on being asked of the new policy; none by default. A policy fitted to
+    the early, poor reward models can stay on what they taught it (docs/notes/per-task.md)."""
     reward_level: str = field(default="auto", metadata={"choices": list(REWARD_LEVELS)})
     """The learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were cut
     short by the end of an episode (the comparisons fix it); where none was, it is mean 0 (the paper's) until an
@@ -307,6 +311,11 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             )
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
+        if config.policy_reset is not None and not 0 < config.policy_reset < config.timesteps:
+            raise PrefrlError(
+                f"--policy-reset {config.policy_reset}: a reset must come after step 0 and before --timesteps "
+                f"({config.timesteps})"
+            )
         if not (math.isfinite(config.exploration) and config.exploration >= 0):
             raise PrefrlError(f"--exploration must be 0 or more, not {config.exploration}")
         if not (math.isfinite(config.clip_seconds) and config.clip_seconds > 0):

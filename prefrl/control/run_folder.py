@@ -168,7 +168,7 @@ def read_metrics(folder: Path) -> list[dict[str, float]]:
     return rows
 
 
-PROGRESS_FIELDS = {"timesteps": int, "labels": int, "pretrain_steps": int}
+PROGRESS_FIELDS = {"timesteps": int, "labels": int, "pretrain_steps": int, "policy_reset_at": int}
 """progress.json's counts; every other entry is a number of seconds."""
 
 

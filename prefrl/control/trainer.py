@@ -26,6 +26,7 @@ from prefrl.control.callbacks import Evaluator, LoopCallback
 from prefrl.control.config import CUSTOM, TrainConfig, read_config, validate
 from prefrl.control.envs import make_env
 from prefrl.control.loop import PreferenceLoop
+from prefrl.control.policy_reset import reset_policy
 from prefrl.control.ppo_config import new_ppo
 from prefrl.control.stopwatch import Stopwatch
 from prefrl.control.wrappers import LearnedRewardBuffer, LearnedRewardVecEnv, RolloutRewardNormalize
@@ -87,6 +88,8 @@ class Trainer:
         done = rs.progress(self.out) if resume else {}
         self.stopwatch = Stopwatch(done)
         self.wall_offset = float(done.get("wall_time", 0.0))
+        self.policy_reset_at = int(done.get("policy_reset_at", 0))
+        """The step at which PPO was started afresh (--policy-reset); 0 while it has not been."""
         self.loop: PreferenceLoop | None = (
             PreferenceLoop(c, self.out, self.store, self.stopwatch, teacher) if c.reward == "learned" else None
         )
@@ -238,6 +241,14 @@ class Trainer:
         assert evaluator.last_row is not None
         return evaluator.last_row
 
+    def reset_policy_if_due(self, model: PPO) -> None:
+        """At the first rollout from --policy-reset's step on, once per run (resumes included): PPO afresh."""
+        at = self.config.policy_reset
+        if at is None or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
+            return
+        reset_policy(model)
+        self.policy_reset_at = int(model.num_timesteps)
+
     def wall_time(self) -> float:
         """Seconds the run has trained, over all its sittings."""
         return self.wall_offset + time.time() - self._started
@@ -258,6 +269,7 @@ class Trainer:
                 "labels": self.loop.labels_given() if self.loop is not None else 0,
                 "pretrain_steps": self.loop.pretrain_steps if self.loop is not None else 0,
                 "wall_time": self.wall_time(),
+                **({"policy_reset_at": self.policy_reset_at} if self.config.policy_reset is not None else {}),
                 **self.stopwatch.report(self.loop is not None),
             },
         )

@@ -1,0 +1,25 @@
+"""Starting PPO afresh partway through a preference run.
+
+A policy trained on the first, poorly informed reward models can stay on the behaviour they taught it after the
+model has learned better: the primacy bias of deep RL (Nikishin et al., 2022). A reset gives the later model a
+policy that has not been shaped by the earlier ones.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stable_baselines3 import PPO
+
+
+def reset_policy(model: PPO) -> None:
+    """New policy and value weights, drawn as SB3 draws them when it builds the PPO, and a new optimiser. The rollout
+    state (the env's last observations, the step count, the normalisation statistics) is kept, so training goes on
+    from where the env is."""
+    fresh = model.policy_class(  # type: ignore[call-arg]
+        model.observation_space, model.action_space, model.lr_schedule, use_sde=model.use_sde, **model.policy_kwargs
+    )
+    policy = model.policy
+    policy.load_state_dict(fresh.state_dict())
+    policy.optimizer = policy.optimizer_class(policy.parameters(), lr=model.lr_schedule(1), **policy.optimizer_kwargs)

@@ -1,0 +1,60 @@
+"""--policy-reset: a preference run starts PPO afresh once, at the first rollout from the given step, on the reward
+model it has then; resumed runs are not reset twice, and true-reward runs never."""
+
+import json
+
+import pytest
+import torch
+from stable_baselines3 import PPO
+
+from prefrl.cli import main
+from prefrl.control import run_folder as rf
+
+TINY = ["--env", "HalfCheetah-v5", "--labels", "8", "--ppo", "n_steps=256", "--ppo", "batch_size=64", "--ppo",
+        "n_epochs=1", "--eval-episodes", "1", "--eval-freq", "256", "--seed", "3", "--quiet"]  # fmt: skip
+
+
+def reset_at(folder):
+    return json.loads((folder / rf.PROGRESS).read_text()).get("policy_reset_at")
+
+
+def weights(folder):
+    return torch.cat([p.detach().flatten() for p in PPO.load(folder / rf.POLICY).policy.parameters()])
+
+
+def returns(folder):
+    return [(row["timesteps"], row["true_return_mean"]) for row in rf.read_metrics(folder)]
+
+
+def test_ppo_starts_afresh_at_the_first_rollout_from_the_step_and_the_run_is_the_same_before_it(tmp_path):
+    plain, reset = tmp_path / "plain", tmp_path / "reset"
+    assert main(["train", *TINY, "--timesteps", "1024", "--out", str(plain)]) == 0
+    assert main(["train", *TINY, "--timesteps", "1024", "--policy-reset", "400", "--out", str(reset)]) == 0
+    assert reset_at(plain) is None and reset_at(reset) == 512  # rollouts start at 0, 256, 512, 768
+    before = [row for row in returns(plain) if row[0] <= 512]
+    assert len(before) == 3 and returns(reset)[:3] == before  # evaluated at 512 before the reset's rollout
+    assert not torch.equal(weights(plain), weights(reset))
+
+
+def test_a_resumed_run_is_reset_when_it_reaches_the_step_and_never_again(tmp_path):
+    folder = tmp_path / "run"
+    assert main(["train", *TINY, "--timesteps", "512", "--policy-reset", "400", "--out", str(folder)]) == 0
+    assert reset_at(folder) == 0  # the run ended at 512, before the rollout that would start afresh
+    assert main(["train", "--resume", str(folder), "--timesteps", "1024", "--quiet"]) == 0
+    assert reset_at(folder) == 512
+    assert main(["train", "--resume", str(folder), "--timesteps", "1536", "--quiet"]) == 0
+    assert reset_at(folder) == 512
+
+
+def test_a_true_reward_run_is_never_reset(tmp_path):
+    folder = tmp_path / "true"
+    assert main(["train", *TINY, "--reward", "true", "--timesteps", "768", "--policy-reset", "300",
+                 "--out", str(folder)]) == 0  # fmt: skip
+    assert reset_at(folder) == 0
+
+
+@pytest.mark.parametrize("flags", [["--policy-reset", "0"], ["--policy-reset", "512"]])
+def test_a_reset_outside_the_run_is_refused_in_one_line(capsys, tmp_path, flags):
+    code = main(["train", *TINY, "--timesteps", "512", *flags, "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--policy-reset" in err[0] and "before --timesteps (512)" in err[0]
