@@ -524,7 +524,9 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench)
 
 
-BENCH_SETTINGS = {"eval_episodes", "label_halving", "segment_length", "buffer_size", "ppo", "reward_model"}
+BENCH_SETTINGS = {
+    "eval_episodes", "label_halving", "segment_length", "buffer_size", "policy_reset", "ppo", "reward_model"
+}  # fmt: skip
 """Settings of `prefrl train` that a sweep gives every cell (a true-reward cell ignores those it has no use for)."""
 
 

@@ -57,9 +57,10 @@ def _ran(config: SweepConfig, folder: Path) -> None:
     [
         ("--segment-length", "segment_length", 188, "0", "--segment-length counts steps per clip"),
         ("--buffer-size", "buffer_size", 2000, "1", "--buffer-size counts the clips"),
+        ("--policy-reset", "policy_reset", 100000, "-1", "a reset must come before --timesteps (500000)"),
     ],
 )
-def test_bench_gives_its_clip_length_and_query_buffer_to_the_preference_cells(
+def test_bench_gives_its_clip_length_query_buffer_and_policy_reset_to_the_preference_cells(
     tmp_path, capsys, flag, field, default, refused, why
 ):
     import json

@@ -1,5 +1,6 @@
-"""--policy-reset: a preference run starts PPO afresh once, at the first rollout from the given step, on the reward
-model it has then; resumed runs are not reset twice, and true-reward runs never."""
+"""--policy-reset: a preference run starts PPO afresh once, at the first rollout from the given step (a fifth of the
+run by default), on the reward model it has then; resumed runs are not reset
+twice, runs made before the default are not reset on resume, and true-reward runs never are."""
 
 import json
 
@@ -28,12 +29,29 @@ def returns(folder):
 
 def test_ppo_starts_afresh_at_the_first_rollout_from_the_step_and_the_run_is_the_same_before_it(tmp_path):
     plain, reset = tmp_path / "plain", tmp_path / "reset"
-    assert main(["train", *TINY, "--timesteps", "1024", "--out", str(plain)]) == 0
+    assert main(["train", *TINY, "--timesteps", "1024", "--policy-reset", "0", "--out", str(plain)]) == 0
     assert main(["train", *TINY, "--timesteps", "1024", "--policy-reset", "400", "--out", str(reset)]) == 0
     assert reset_at(plain) is None and reset_at(reset) == 512  # rollouts start at 0, 256, 512, 768
     before = [row for row in returns(plain) if row[0] <= 512]
     assert len(before) == 3 and returns(reset)[:3] == before  # evaluated at 512 before the reset's rollout
     assert not torch.equal(weights(plain), weights(reset))
+
+
+def test_by_default_a_preference_run_starts_afresh_at_a_fifth_of_its_steps(tmp_path):
+    folder = tmp_path / "run"
+    assert main(["train", *TINY, "--timesteps", "1280", "--out", str(folder)]) == 0
+    assert rf.read_json(folder / rf.CONFIG)["policy_reset"] == 256
+    assert reset_at(folder) == 256
+
+
+def test_a_run_made_before_the_default_is_not_reset_when_resumed(tmp_path):
+    folder = tmp_path / "run"
+    assert main(["train", *TINY, "--timesteps", "256", "--policy-reset", "0", "--out", str(folder)]) == 0
+    config = rf.read_json(folder / rf.CONFIG)
+    rf.write_json(folder / rf.CONFIG, {**config, "version": 2, "policy_reset": None})  # as such a run recorded it
+    assert main(["train", "--resume", str(folder), "--timesteps", "1024", "--quiet"]) == 0
+    assert reset_at(folder) is None
+    assert rf.read_json(folder / rf.CONFIG)["policy_reset"] == 0  # the extended run records "never" in today's terms
 
 
 def test_a_resumed_run_is_reset_when_it_reaches_the_step_and_never_again(tmp_path):
@@ -50,10 +68,10 @@ def test_a_true_reward_run_is_never_reset(tmp_path):
     folder = tmp_path / "true"
     assert main(["train", *TINY, "--reward", "true", "--timesteps", "768", "--policy-reset", "300",
                  "--out", str(folder)]) == 0  # fmt: skip
-    assert reset_at(folder) == 0
+    assert reset_at(folder) is None
 
 
-@pytest.mark.parametrize("flags", [["--policy-reset", "0"], ["--policy-reset", "512"]])
+@pytest.mark.parametrize("flags", [["--policy-reset", "-1"], ["--policy-reset", "512"]])
 def test_a_reset_outside_the_run_is_refused_in_one_line(capsys, tmp_path, flags):
     code = main(["train", *TINY, "--timesteps", "512", *flags, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip().splitlines()

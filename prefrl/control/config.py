@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from prefrl.control.policy_reset import default_reset
 from prefrl.control.ppo_config import PPOConfig, ppo_config_for, ppo_problems
 from prefrl.control.random_behaviour import INITIAL_BEHAVIOURS
 from prefrl.control.segments import segment_length
@@ -26,8 +27,9 @@ from prefrl.user_code import is_code_spec, load, spec_of
 HUMAN = "human"
 CUSTOM = "custom"
 """The recorded teacher of a run labelled by a teacher object handed to `Trainer` or `train` from Python."""
-CONFIG_VERSION = 2
-"""The format of config.json: 1 before the version was recorded, 2 from then on. A newer one is refused."""
+CONFIG_VERSION = 3
+"""The format of config.json: 1 before the version was recorded, 2 from then on, 3 once a preference run's policy
+reset had a default (an unset reset in an older file meant none). A newer one is refused."""
 REWARD_LEVELS = {"auto": None, "keep": True, "zero": False}
 """TrainConfig.reward_level -> RewardEnsemble.predict's keep_level."""
 
@@ -111,9 +113,10 @@ class TrainConfig:
     ensemble members' normalised predictions of each step, fading to 0 by the end of the run (RUNE, Liang et al.
     2022); 0 turns it off."""
     policy_reset: int | None = field(default=None, metadata={"metavar": "STEPS"})
-    """Preference runs: after this many steps PPO starts afresh (new policy and value weights, new optimiser) on the
-    reward model as it is then, and labels go on being asked of the new policy; none by default. A policy fitted to
-    the early, poor reward models can stay on what they taught it (docs/notes/per-task.md)."""
+    """Preference runs: at the first rollout from this step PPO starts afresh, once (new policy and value weights, new
+    optimiser), on the reward model as it is then, and labels go on being asked of the new policy (default: a fifth
+    of --timesteps, by when most early labels are in; 0: never). A policy fitted to the early, poor reward models
+    can stay on what they taught it (docs/notes/per-task.md)."""
     reward_level: str = field(default="auto", metadata={"choices": list(REWARD_LEVELS)})
     """The learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were cut
     short by the end of an episode (the comparisons fix it); where none was, it is mean 0 (the paper's) until an
@@ -173,6 +176,8 @@ class TrainConfig:
         if version == 1:  # before versions were recorded; the oldest folders predate these settings
             data.setdefault("label_halving", PAPER_HALVING)  # they ran the paper's h
             data.setdefault("refit_lag", 0)  # and their refits were in use from the next rollout
+        if version <= 2 and data.get("policy_reset") is None:
+            data["policy_reset"] = 0  # no reset was the default then
         ppo, rm = data.pop("ppo", {}), data.pop("reward_model", {})
         for kind, values, where in ((cls, data, ""), (PPOConfig, ppo, "ppo."), (RewardConfig, rm, "reward_model.")):
             if not isinstance(values, dict):
@@ -193,16 +198,19 @@ class TrainConfig:
         compare."""
         n = self.ppo.n_steps
         eval_freq = self.eval_freq or max(4 * n, (self.timesteps // 20) // n * n)
-        if self.reward != "learned":  # no labels, no schedule, no clips
-            return replace(self, eval_freq=eval_freq, label_halving=None, segment_length=None, refit_lag=0)
+        if self.reward != "learned":  # no labels, no schedule, no clips, no reset
+            return replace(
+                self, eval_freq=eval_freq, label_halving=None, segment_length=None, refit_lag=0, policy_reset=None
+            )
         halving = default_halving(self.timesteps) if self.label_halving is None else self.label_halving
+        reset = default_reset(self.timesteps) if self.policy_reset is None else self.policy_reset
         steps = self.segment_length
         if steps is None:
             from prefrl.control.envs import env_facts
 
             facts = env_facts(self.env)
             steps = segment_length(facts.dt, self.clip_seconds, facts.horizon)
-        return replace(self, eval_freq=eval_freq, label_halving=halving, segment_length=steps)
+        return replace(self, eval_freq=eval_freq, label_halving=halving, segment_length=steps, policy_reset=reset)
 
 
 def read_config(folder: Path) -> TrainConfig:
@@ -311,10 +319,10 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             )
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
-        if config.policy_reset is not None and not 0 < config.policy_reset < config.timesteps:
+        if config.policy_reset is not None and not 0 <= config.policy_reset < config.timesteps:
             raise PrefrlError(
-                f"--policy-reset {config.policy_reset}: a reset must come after step 0 and before --timesteps "
-                f"({config.timesteps})"
+                f"--policy-reset {config.policy_reset}: a reset must come before --timesteps ({config.timesteps}); "
+                "0 turns it off"
             )
         if not (math.isfinite(config.exploration) and config.exploration >= 0):
             raise PrefrlError(f"--exploration must be 0 or more, not {config.exploration}")

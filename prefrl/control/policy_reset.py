@@ -2,7 +2,9 @@
 
 A policy trained on the first, poorly informed reward models can stay on the behaviour they taught it after the
 model has learned better: the primacy bias of deep RL (Nikishin et al., 2022). A reset gives the later model a
-policy that has not been shaped by the earlier ones.
+policy that has not been shaped by the earlier ones. By default it comes at a fifth of the run, when the label
+schedule has asked most of the labels it asks early (prefrl/core/schedule.py), so the fresh policy learns from a
+model that knows what they say and still has most of the run to learn in.
 """
 
 from __future__ import annotations
@@ -11,6 +13,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stable_baselines3 import PPO
+
+DEFAULT_RESET_SHARE = 1 / 5
+
+
+def default_reset(timesteps: int) -> int:
+    """The step a preference run of `timesteps` steps starts PPO afresh from when none is given."""
+    return int(timesteps * DEFAULT_RESET_SHARE)
 
 
 def reset_policy(model: PPO) -> None:

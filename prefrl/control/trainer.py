@@ -244,7 +244,7 @@ class Trainer:
     def reset_policy_if_due(self, model: PPO) -> None:
         """At the first rollout from --policy-reset's step on, once per run (resumes included): PPO afresh."""
         at = self.config.policy_reset
-        if at is None or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
+        if not at or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
             return
         reset_policy(model)
         self.policy_reset_at = int(model.num_timesteps)
@@ -269,7 +269,7 @@ class Trainer:
                 "labels": self.loop.labels_given() if self.loop is not None else 0,
                 "pretrain_steps": self.loop.pretrain_steps if self.loop is not None else 0,
                 "wall_time": self.wall_time(),
-                **({"policy_reset_at": self.policy_reset_at} if self.config.policy_reset is not None else {}),
+                **({"policy_reset_at": self.policy_reset_at} if self.config.policy_reset else {}),
                 **self.stopwatch.report(self.loop is not None),
             },
         )
