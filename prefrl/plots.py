@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 
-def plot_learning_curve(rows: list[dict[str, float]], path: Path, title: str) -> None:
-    """True return (mean +- std over evaluation episodes) against timesteps, and the reward model's accuracy."""
+def plot_learning_curve(rows: list[dict[str, float]], path: Path, title: str, reset_at: int | None = None) -> None:
+    """True return (mean +- std over evaluation episodes) against timesteps, and the reward model's accuracy; a
+    dotted line where PPO started afresh (`reset_at`), which explains the drop after it."""
     if not rows:
         return
     t = np.array([r["timesteps"] for r in rows])
@@ -39,6 +40,11 @@ def plot_learning_curve(rows: list[dict[str, float]], path: Path, title: str) ->
         ax3.set_ylabel("labels")
         lines = ax2.get_lines() + ax3.get_lines()
         ax2.legend(lines, [line.get_label() for line in lines], loc="lower right", fontsize=8)
+    if reset_at:
+        for each in axes[:, 0]:
+            each.axvline(reset_at, color="0.35", ls=":", lw=1.2)
+        ax.annotate("PPO afresh", (reset_at, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                    textcoords="offset points", fontsize=8, color="0.35")  # fmt: skip
     axes[-1, 0].set_xlabel("timesteps")
     fig.tight_layout()
     tmp = path.with_name(path.stem + ".tmp.png")

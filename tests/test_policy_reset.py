@@ -76,3 +76,16 @@ def test_a_reset_outside_the_run_is_refused_in_one_line(capsys, tmp_path, flags)
     code = main(["train", *TINY, "--timesteps", "512", *flags, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--policy-reset" in err[0] and "before --timesteps (512)" in err[0]
+
+
+def test_the_learning_curve_marks_where_ppo_started_afresh(tmp_path):
+    import matplotlib.image
+
+    from prefrl.plots import plot_learning_curve
+
+    rows = [{"timesteps": t, "true_return_mean": t / 10, "true_return_std": 1.0, "reward_model_accuracy": 0.8,
+             "labels": 10 + t // 64} for t in (0, 256, 512, 768, 1024)]  # fmt: skip
+    plot_learning_curve(rows, tmp_path / "plain.png", "a run")
+    plot_learning_curve(rows, tmp_path / "reset.png", "a run", reset_at=512)
+    plain, reset = (matplotlib.image.imread(tmp_path / f"{name}.png") for name in ("plain", "reset"))
+    assert plain.shape == reset.shape and (plain != reset).any(axis=-1).sum() > 100  # a line down both panels

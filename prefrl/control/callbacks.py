@@ -67,7 +67,8 @@ class Evaluator:
             c = t.config
             arm = f"{c.labels} {c.teacher} labels" if loop is not None else "true reward"
             if timesteps >= c.timesteps or time.time() - self.plotted_at >= self.plot_every_s:
-                plot_learning_curve(rf.read_metrics(t.out), t.out / rf.CURVE, f"{c.env} - {arm}, seed {c.seed}")
+                title = f"{c.env} - {arm}, seed {c.seed}"
+                plot_learning_curve(rf.read_metrics(t.out), t.out / rf.CURVE, title, t.policy_reset_at or None)
                 self.plotted_at = time.time()
         with t.stopwatch.time("eval"):  # the checkpoint records the time so far, then its own time is added
             t.checkpoint(model)
