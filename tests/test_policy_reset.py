@@ -1,6 +1,6 @@
 """--policy-reset: a preference run starts PPO afresh once, at the first rollout from the given step (a fifth of the
-run by default), on the reward model it has then; resumed runs are not reset
-twice, runs made before the default are not reset on resume, and true-reward runs never are."""
+run by default), on the reward model it has then; resumed runs are not reset twice, runs made before the default
+are not reset on resume, and true-reward runs never are."""
 
 import json
 
