@@ -2,8 +2,10 @@
 
   reward-vs-true RUN [--model DIR]   per-step learned vs true reward on rollouts of RUN's policy and of random actions
   fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
-  frozen RUN STEPS [--model DIR]     train PPO from scratch on a frozen reward model (no refits), evaluating every
-                                     24,576 steps on the true reward; prints return and episode length
+  frozen RUN STEPS [--model DIR] [--penalty K] [--episodes N]
+                                     train PPO from scratch on a frozen reward model (no refits), evaluating every
+                                     24,576 steps on the true reward (N episodes); prints return and episode length.
+                                     --penalty: the reward is the members' mean minus K x their spread
   policies RUN POLICY_RUN... [--model DIR] [--steps N]
                                      one deterministic episode of each POLICY_RUN's policy, scored by the true reward
                                      and by RUN's learned reward per step (with the spread across members): does the
@@ -11,8 +13,9 @@
                                      episode's first N steps, say where a flip happens)
   terms RUN... [--episodes N]         the env's own reward terms (its numeric info entries) of each RUN's final
                                      deterministic policy, per episode and at the last step: where is return lost?
-  reacher-distance RUN [OTHER...]    Reacher-v5: RUN's learned reward by fingertip-to-target distance, on
-                                     stochastic episodes of RUN's and OTHER runs' policies: where is it flat?
+  reacher-distance RUN [OTHER...]    Reacher-v5: RUN's learned reward (and the members' spread) by
+                                     fingertip-to-target distance, on stochastic episodes of RUN's and OTHER runs'
+                                     policies: where is it flat?
   labels RUN... [--above X]          what a run's labelled pairs held: how many clips and pairs were worth over X
                                      to the oracle (true return), how many answers were "equal", the clips' return
                                      quantiles. Did the teacher ever see the behaviour it was meant to ask for?
@@ -114,12 +117,17 @@ def fit_first(run: Path, n: int, out: Path) -> None:
     print(f"fitted on {len(comparisons)} labels, held-out accuracy {report.val_accuracy:.2f}; saved in {out}")
 
 
-def frozen(run: Path, steps: int, model: Path | None) -> None:
+def frozen(run: Path, steps: int, model: Path | None, penalty: float = 0.0, episodes: int = 5) -> None:
     c, ens, _ = load(run, model)
     venv = DummyVecEnv([lambda: make_env(c.env)])
     venv.seed(c.seed)
     keep = REWARD_LEVELS[c.reward_level]  # the level the run trained with
-    venv = VecNormalize(LearnedRewardVecEnv(venv, lambda f: ens.predict(f, keep_level=keep)), gamma=c.ppo.gamma)
+
+    def reward(f: np.ndarray) -> np.ndarray:
+        r = ens.predict(f, keep_level=keep)
+        return r - penalty * ens.spread(f, keep_level=keep) if penalty else r
+
+    venv = VecNormalize(LearnedRewardVecEnv(venv, reward), gamma=c.ppo.gamma)
     evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
     evaluation.seed(c.seed + 10_000)
     agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())
@@ -127,8 +135,10 @@ def frozen(run: Path, steps: int, model: Path | None) -> None:
     for _ in range(steps // 24576):
         agent.learn(24576, reset_num_timesteps=False)
         evaluation.obs_rms = venv.obs_rms.copy()
-        r, n = evaluate_policy(agent, evaluation, n_eval_episodes=5, deterministic=True, return_episode_rewards=True)
-        shown.append(f"{agent.num_timesteps // 1000}k: {np.mean(r):.0f} (episodes {np.mean(n):.0f} steps)")
+        r, n = evaluate_policy(
+            agent, evaluation, n_eval_episodes=episodes, deterministic=True, return_episode_rewards=True
+        )
+        shown.append(f"{agent.num_timesteps // 1000}k: {np.mean(r):.2f} (episodes {np.mean(n):.0f} steps)")
         print("  ".join(shown), flush=True)
 
 
@@ -197,6 +207,7 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
                 done = term or trunc
                 ctrl.append(info["reward_ctrl"])
     learned = ens.predict(np.array(feats, dtype=np.float32), keep_level=True)
+    spread = ens.spread(np.array(feats, dtype=np.float32), keep_level=True)
     d, c = np.array(dist), np.array(ctrl)
     coef = np.linalg.lstsq(np.stack([d, c, np.ones_like(d)], 1), learned, rcond=None)[0]
     print(f"learned = {coef[0]:.2f} x distance + {coef[1]:.2f} x control cost {coef[2]:+.2f} (true: -1 and 1); "
@@ -208,6 +219,7 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
         if m.sum() > 20:
             print(
                 f"  {lo * 100:2.0f}-{hi * 100:2.0f} cm: {m.sum():5d} steps, {part[m].mean():+.3f} +- {part[m].std():.3f}"
+                f", members' spread {spread[m].mean():.2f}"
             )
 
 
@@ -279,6 +291,8 @@ def main() -> None:
     f.add_argument("run", type=Path)
     f.add_argument("steps", type=int)
     f.add_argument("--model", type=Path)
+    f.add_argument("--penalty", type=float, default=0.0, help="reward = members' mean - PENALTY x their spread")
+    f.add_argument("--episodes", type=int, default=5, help="true-reward episodes per evaluation")
     q = sub.add_parser("policies")
     q.add_argument("run", type=Path)
     q.add_argument("others", type=Path, nargs="+")
@@ -313,7 +327,7 @@ def main() -> None:
     elif args.cmd == "refits":
         refits(args.runs, args.after)
     else:
-        frozen(args.run, args.steps, args.model)
+        frozen(args.run, args.steps, args.model, args.penalty, args.episodes)
 
 
 if __name__ == "__main__":
