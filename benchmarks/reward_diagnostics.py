@@ -228,15 +228,27 @@ def labels(runs: list[Path], above: float) -> None:
         store = LabelStore(run / rf.STORE, create=False)
         pairs = store.comparisons()
         ids = sorted({i for c in pairs for i in (c.a, c.b)})
-        worth = {i: Segment.from_bytes(b).true_return for i, b in store.items(ids).items()}
+        segments = {i: Segment.from_bytes(b) for i, b in store.items(ids).items()}
         store.close()
+        worth = {i: s.true_return for i, s in segments.items()}
         returns = np.array(list(worth.values()))
         held = np.mean([max(worth[c.a], worth[c.b]) > above for c in pairs])
         equal = sum(c.choice.value == "equal" for c in pairs)
         q = ", ".join(f"{v:.2f}" for v in np.quantile(returns, [0.5, 0.9, 0.99, 1.0]))
+        first = {}  # each clip's first labelled pair
+        for k, c in enumerate(pairs):
+            first.setdefault(c.a, k)
+            first.setdefault(c.b, k)
+        ended = [i for i in ids if segments[i].terminated]
+        c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+        early = int(round(c.labels * c.initial_fraction))  # the up-front labels (`LabelSchedule.initial`)
+        up_front = sum(first[i] < early for i in ids)
+        ended_early = sum(first[i] < early for i in ended)
         print(f"{run}: {len(pairs)} labelled pairs of {len(ids)} clips; clips worth over {above:g}: "
               f"{100 * np.mean(returns > above):.1f}%, pairs holding one: {100 * held:.1f}%; answered equal: "
-              f"{equal}; clip return median, 90th, 99th percentile, max: {q}")  # fmt: skip
+              f"{equal}; clip return median, 90th, 99th percentile, max: {q}; clips ended by termination: "
+              f"{ended_early} of the {up_front} in the up-front labels, {len(ended) - ended_early} of the "
+              f"{len(ids) - up_front} after")  # fmt: skip
 
 
 def refit_steps(c: TrainConfig) -> list[int]:
