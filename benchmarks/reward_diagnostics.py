@@ -18,7 +18,8 @@
                                      policies: where is it flat?
   labels RUN... [--above X]          what a run's labelled pairs held: how many clips and pairs were worth over X
                                      to the oracle (true return), how many answers were "equal", the clips' return
-                                     quantiles. Did the teacher ever see the behaviour it was meant to ask for?
+                                     quantiles, how many clips ended by termination (before and after the up-front
+                                     labels). Did the teacher ever see the behaviour it was meant to ask for?
 
 Examples (the figures in docs/notes/hopper.md):
   python benchmarks/reward_diagnostics.py frozen benchmarks/work/Hopper-v5/pref-s0 125000
@@ -240,8 +241,8 @@ def labels(runs: list[Path], above: float) -> None:
             first.setdefault(c.a, k)
             first.setdefault(c.b, k)
         ended = [i for i in ids if segments[i].terminated]
-        c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
-        early = int(round(c.labels * c.initial_fraction))  # the up-front labels (`LabelSchedule.initial`)
+        config = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
+        early = LabelSchedule(config.labels, config.timesteps, config.initial_fraction).initial  # up-front labels
         up_front = sum(first[i] < early for i in ids)
         ended_early = sum(first[i] < early for i in ended)
         print(f"{run}: {len(pairs)} labelled pairs of {len(ids)} clips; clips worth over {above:g}: "
