@@ -207,8 +207,8 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
                 obs, _, term, trunc, info = env.step(action)
                 done = term or trunc
                 ctrl.append(info["reward_ctrl"])
-    learned = ens.predict(np.array(feats, dtype=np.float32), keep_level=True)
-    spread = ens.spread(np.array(feats, dtype=np.float32), keep_level=True)
+    steps = np.array(feats, dtype=np.float32)
+    learned, spread = ens.predict(steps, keep_level=True), ens.spread(steps, keep_level=True)
     d, c = np.array(dist), np.array(ctrl)
     coef = np.linalg.lstsq(np.stack([d, c, np.ones_like(d)], 1), learned, rcond=None)[0]
     print(f"learned = {coef[0]:.2f} x distance + {coef[1]:.2f} x control cost {coef[2]:+.2f} (true: -1 and 1); "
