@@ -2,6 +2,10 @@
 
   reward-vs-true RUN [--model DIR]   per-step learned vs true reward on rollouts of RUN's policy and of random actions
   fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
+  fit-warm RUN N OUT                 replay the loop's own fits up to N labels: the first fit on the up-front labels,
+                                     then a warm-started refit at each label count the schedule asks, on the clips
+                                     labelled by then; save it in OUT. The model as the loop had it at N labels (its
+                                     output normalisation taken over the latest 500 labelled clips, not the rollout's)
   frozen RUN STEPS [--model DIR] [--penalty K] [--episodes N]
                                      train PPO from scratch on a frozen reward model (no refits), evaluating every
                                      24,576 steps on the true reward (N episodes); prints return and episode length.
@@ -116,6 +120,40 @@ def fit_first(run: Path, n: int, out: Path) -> None:
     ens.update_output_stats(items[mask.astype(bool)])
     ens.save(out / rf.REWARD)
     print(f"fitted on {len(comparisons)} labels, held-out accuracy {report.val_accuracy:.2f}; saved in {out}")
+
+
+def label_counts(c: TrainConfig) -> list[int]:
+    """Labels a synthetic-teacher run had at each of its fits: the up-front ones, then after each ask."""
+    schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
+    counts = [schedule.initial]
+    for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
+        owed = schedule.due(t) - counts[-1]
+        if query_is_due(c, owed, t):
+            counts.append(counts[-1] + owed)
+    return counts
+
+
+def fit_warm(run: Path, n: int, out: Path) -> None:
+    c, _, dim = load(run, None)
+    out.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run / rf.CONFIG, out / rf.CONFIG)
+    store = LabelStore(run / rf.STORE, create=False)
+    comparisons = store.comparisons()
+    counts = [k for k in label_counts(c) if k <= n]
+    ens = RewardEnsemble(dim, c.reward_model, seed=c.seed)
+    segments: dict[int, Segment] = {}
+    for k in counts:
+        ids = sorted({i for x in comparisons[:k] for i in (x.a, x.b)})  # the clips labelled so far
+        segments |= {i: Segment.from_bytes(p) for i, p in store.items([i for i in ids if i not in segments]).items()}
+        items, mask = batch_features([segments[i] for i in ids], c.segment_length or max(map(len, segments.values())))
+        report = ens.fit(
+            items, mask, PreferenceDataset.from_comparisons(comparisons[:k], {i: r for r, i in enumerate(ids)})
+        )
+        recent = items[-500:][mask[-500:].astype(bool)]
+        ens.update_output_stats(recent)
+    ens.save(out / rf.REWARD)
+    print(f"{len(counts)} fits up to {counts[-1]} labels, the last one's held-out accuracy {report.val_accuracy:.2f}; "
+          f"saved in {out}")  # fmt: skip
 
 
 def frozen(run: Path, steps: int, model: Path | None, penalty: float = 0.0, episodes: int = 5) -> None:
@@ -300,6 +338,10 @@ def main() -> None:
     b.add_argument("run", type=Path)
     b.add_argument("n", type=int)
     b.add_argument("out", type=Path)
+    w = sub.add_parser("fit-warm")
+    w.add_argument("run", type=Path)
+    w.add_argument("n", type=int)
+    w.add_argument("out", type=Path)
     f = sub.add_parser("frozen")
     f.add_argument("run", type=Path)
     f.add_argument("steps", type=int)
@@ -329,6 +371,8 @@ def main() -> None:
         reward_vs_true(args.run, args.model)
     elif args.cmd == "fit-first":
         fit_first(args.run, args.n, args.out)
+    elif args.cmd == "fit-warm":
+        fit_warm(args.run, args.n, args.out)
     elif args.cmd == "policies":
         policies(args.run, args.others, args.model, args.steps)
     elif args.cmd == "labels":
