@@ -37,6 +37,17 @@ def test_ppo_starts_afresh_at_the_first_rollout_from_the_step_and_the_run_is_the
     assert not torch.equal(weights(plain), weights(reset))
 
 
+def test_with_a_fresh_model_at_reset_the_reward_model_is_refitted_from_new_weights_at_the_reset(tmp_path):
+    plain, fresh = tmp_path / "plain", tmp_path / "fresh"
+    args = [*TINY, "--timesteps", "1024", "--policy-reset", "400"]
+    assert main(["train", *args, "--out", str(plain)]) == 0
+    assert main(["train", *args, "--fresh-model-at-reset", "--out", str(fresh)]) == 0
+    assert returns(fresh)[:3] == returns(plain)[:3]  # the same run up to the reset
+    fits = [int(torch.load(f / rf.REWARD, weights_only=True)["fits"]) for f in (plain, fresh)]
+    assert fits[1] < fits[0]  # its fits counted from the reset's fresh one, not from the up-front one
+    assert returns(fresh)[3:] != returns(plain)[3:]
+
+
 def test_by_default_a_preference_run_starts_afresh_at_a_fifth_of_its_steps(tmp_path):
     folder = tmp_path / "run"
     assert main(["train", *TINY, "--timesteps", "1280", "--out", str(folder)]) == 0

@@ -291,6 +291,17 @@ class PreferenceLoop:
             if lag is None:
                 self.install_refit()
 
+    def restart_model(self) -> None:
+        """A new reward model, fitted from fresh weights (the first fit's passes) on every label so far and in use at
+        once: the policy reset's model, free of the path its warm-started refits took."""
+        self.install_refit()
+        if self.fitter is not None:  # the worker's ensemble, Adam's moments and bootstrap draws go with it
+            self.fitter.close()
+            self.fitter = None
+        c = self.config
+        self.ensemble = RewardEnsemble(self.in_dim, c.reward_model, seed=c.seed, device=c.device)
+        self.refit(lag=None)
+
     def install_refit(self, due_only: bool = False) -> None:
         """Put the fit in flight into the reward PPO sees, waiting for the worker if it is not done; with `due_only`,
         only once its lag is over (checked when each rollout ends, before it is rewarded, and before evaluations)."""

@@ -247,6 +247,8 @@ class Trainer:
         if not at or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
             return
         reset_policy(model)
+        if self.config.fresh_model_at_reset:
+            self.loop.restart_model()
         self.policy_reset_at = int(model.num_timesteps)
 
     def wall_time(self) -> float:
