@@ -79,6 +79,17 @@ def test_bench_gives_its_clip_length_query_buffer_and_policy_reset_to_the_prefer
     assert why in capsys.readouterr().err
 
 
+def test_bench_gives_a_fresh_model_at_the_reset_to_the_preference_cells(tmp_path, capsys):
+    from prefrl.cli import main
+
+    _ran(SweepConfig(envs=["Hopper-v5"], settings={"fresh_model_at_reset": True}), tmp_path)
+    sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
+    assert main([*sweep, "--fresh-model-at-reset", "--report-only"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*sweep, "--report-only"]) == 0
+    assert "fresh_model_at_reset=True (this sweep: False)" in capsys.readouterr().err
+
+
 def test_a_changed_clip_length_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
     from prefrl.bench.sweep import mismatched_cells
 
