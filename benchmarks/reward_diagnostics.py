@@ -2,10 +2,12 @@
 
   reward-vs-true RUN [--model DIR]   per-step learned vs true reward on rollouts of RUN's policy and of random actions
   fit-first RUN N OUT                fit a fresh ensemble on RUN's first N labels only; save it in OUT (a run folder)
-  fit-warm RUN N OUT                 replay the loop's own fits up to N labels: the first fit on the up-front labels,
+  fit-warm RUN N OUT [--restart-at K] replay the loop's own fits up to N labels: the first fit on the up-front labels,
                                      then a warm-started refit at each label count the schedule asks, on the clips
                                      labelled by then; save it in OUT. The model as the loop had it at N labels (its
-                                     output normalisation taken over the latest 500 labelled clips, not the rollout's)
+                                     output normalisation taken over the latest 500 labelled clips, not the rollout's);
+                                     --restart-at: start afresh at the first fit from K labels on, as the loop does
+                                     with --fresh-model-at-reset
   frozen RUN STEPS [--model DIR] [--penalty K] [--episodes N]
                                      train PPO from scratch on a frozen reward model (no refits), evaluating every
                                      24,576 steps on the true reward (N episodes); prints return and episode length.
@@ -133,7 +135,7 @@ def label_counts(c: TrainConfig) -> list[int]:
     return counts
 
 
-def fit_warm(run: Path, n: int, out: Path) -> None:
+def fit_warm(run: Path, n: int, out: Path, restart_at: int | None = None) -> None:
     c, _, dim = load(run, None)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copy(run / rf.CONFIG, out / rf.CONFIG)
@@ -142,7 +144,10 @@ def fit_warm(run: Path, n: int, out: Path) -> None:
     counts = [k for k in label_counts(c) if k <= n]
     ens = RewardEnsemble(dim, c.reward_model, seed=c.seed)
     segments: dict[int, Segment] = {}
+    restarted = False
     for k in counts:
+        if restart_at is not None and k >= restart_at and ens.fits and not restarted:
+            ens, restarted = RewardEnsemble(dim, c.reward_model, seed=c.seed), True  # as --fresh-model-at-reset
         ids = sorted({i for x in comparisons[:k] for i in (x.a, x.b)})  # the clips labelled so far
         segments |= {i: Segment.from_bytes(p) for i, p in store.items([i for i in ids if i not in segments]).items()}
         items, mask = batch_features([segments[i] for i in ids], c.segment_length or max(map(len, segments.values())))
@@ -152,8 +157,13 @@ def fit_warm(run: Path, n: int, out: Path) -> None:
         recent = items[-500:][mask[-500:].astype(bool)]
         ens.update_output_stats(recent)
     ens.save(out / rf.REWARD)
-    print(f"{len(counts)} fits up to {counts[-1]} labels, the last one's held-out accuracy {report.val_accuracy:.2f}; "
-          f"saved in {out}")  # fmt: skip
+    true = np.array([segments[i].true_return for i in ids])  # the rows of items
+    predicted = ens.member_returns(items, mask).mean(0)
+    rows = np.random.default_rng(0).integers(0, len(true), size=(3000, 2))
+    dt, dp = true[rows[:, 0]] - true[rows[:, 1]], predicted[rows[:, 0]] - predicted[rows[:, 1]]
+    ordered = np.mean(np.sign(dt[dt != 0]) == np.sign(dp[dt != 0]))
+    print(f"{len(counts)} fits up to {counts[-1]} labels, the last one's held-out accuracy {report.val_accuracy:.2f}, "
+          f"random pairs of the labelled clips ordered as their true returns {ordered:.2f}; saved in {out}")  # fmt: skip
 
 
 def frozen(run: Path, steps: int, model: Path | None, penalty: float = 0.0, episodes: int = 5) -> None:
@@ -342,6 +352,7 @@ def main() -> None:
     w.add_argument("run", type=Path)
     w.add_argument("n", type=int)
     w.add_argument("out", type=Path)
+    w.add_argument("--restart-at", type=int, help="a fresh ensemble from the first fit at or past this many labels")
     f = sub.add_parser("frozen")
     f.add_argument("run", type=Path)
     f.add_argument("steps", type=int)
@@ -372,7 +383,7 @@ def main() -> None:
     elif args.cmd == "fit-first":
         fit_first(args.run, args.n, args.out)
     elif args.cmd == "fit-warm":
-        fit_warm(args.run, args.n, args.out)
+        fit_warm(args.run, args.n, args.out, args.restart_at)
     elif args.cmd == "policies":
         policies(args.run, args.others, args.model, args.steps)
     elif args.cmd == "labels":
