@@ -43,6 +43,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from refit_labels import accuracy  # beside this script
 from stable_baselines3 import PPO
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
@@ -124,15 +125,16 @@ def fit_first(run: Path, n: int, out: Path) -> None:
     print(f"fitted on {len(comparisons)} labels, held-out accuracy {report.val_accuracy:.2f}; saved in {out}")
 
 
-def label_counts(c: TrainConfig) -> list[int]:
-    """Labels a synthetic-teacher run had at each of its fits: the up-front ones, then after each ask."""
+def asks(c: TrainConfig) -> list[tuple[int, int]]:
+    """A synthetic-teacher run's fits, replayed from its schedule as the trainer asks: (timestep, labels by then),
+    the up-front labels' at step 0, then one after each ask."""
     schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
-    counts = [schedule.initial]
+    out = [(0, schedule.initial)]
     for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
-        owed = schedule.due(t) - counts[-1]
+        owed = schedule.due(t) - out[-1][1]
         if query_is_due(c, owed, t):
-            counts.append(counts[-1] + owed)
-    return counts
+            out.append((t, out[-1][1] + owed))
+    return out
 
 
 def fit_warm(run: Path, n: int, out: Path, restart_at: int | None = None) -> None:
@@ -141,7 +143,7 @@ def fit_warm(run: Path, n: int, out: Path, restart_at: int | None = None) -> Non
     shutil.copy(run / rf.CONFIG, out / rf.CONFIG)
     store = LabelStore(run / rf.STORE, create=False)
     comparisons = store.comparisons()
-    counts = [k for k in label_counts(c) if k <= n]
+    counts = [k for _, k in asks(c) if k <= n]
     ens = RewardEnsemble(dim, c.reward_model, seed=c.seed)
     segments: dict[int, Segment] = {}
     restarted = False
@@ -158,10 +160,7 @@ def fit_warm(run: Path, n: int, out: Path, restart_at: int | None = None) -> Non
         ens.update_output_stats(recent)
     ens.save(out / rf.REWARD)
     true = np.array([segments[i].true_return for i in ids])  # the rows of items
-    predicted = ens.member_returns(items, mask).mean(0)
-    rows = np.random.default_rng(0).integers(0, len(true), size=(3000, 2))
-    dt, dp = true[rows[:, 0]] - true[rows[:, 1]], predicted[rows[:, 0]] - predicted[rows[:, 1]]
-    ordered = np.mean(np.sign(dt[dt != 0]) == np.sign(dp[dt != 0]))
+    ordered = accuracy(ens, items, mask, true, 0, len(ids))
     print(f"{len(counts)} fits up to {counts[-1]} labels, the last one's held-out accuracy {report.val_accuracy:.2f}, "
           f"random pairs of the labelled clips ordered as their true returns {ordered:.2f}; saved in {out}")  # fmt: skip
 
@@ -303,15 +302,9 @@ def labels(runs: list[Path], above: float) -> None:
 def refit_steps(c: TrainConfig) -> list[int]:
     """Timesteps at which a synthetic-teacher run's reward model changed, replayed from its schedule as the trainer
     asks: `refit_lag` rollouts after each ask, or at the next ask if that comes first; the last ask's at once."""
-    schedule = LabelSchedule(c.labels, c.timesteps, c.initial_fraction, c.label_halving)
-    asked, asks = schedule.initial, []
-    for t in range(c.ppo.n_steps, c.timesteps + c.ppo.n_steps, c.ppo.n_steps):
-        owed = schedule.due(t) - asked
-        if query_is_due(c, owed, t):
-            asked += owed
-            asks.append(t)
+    steps = [t for t, _ in asks(c)[1:]]
     lag = c.refit_lag * c.ppo.n_steps
-    return [min(t + lag, nxt) for t, nxt in zip(asks, asks[1:])] + asks[-1:]
+    return [min(t + lag, nxt) for t, nxt in zip(steps, steps[1:])] + steps[-1:]
 
 
 def refits(runs: list[Path], after: int) -> None:
