@@ -308,6 +308,18 @@ def test_the_interquartile_mean_drops_the_best_and_worst_quarter_and_its_interva
     assert one[0] == 0.7 and math.isnan(one[1]) and math.isnan(one[2])  # one seed: no interval
 
 
+def test_the_interquartile_interval_is_the_same_whatever_numpys_global_generator_holds_and_leaves_it_alone():
+    from prefrl.bench.scores import iqm_interval
+
+    scores = np.array([[1.05], [1.11], [1.03], [0.22], [1.12]])  # one seed far below the rest: bounds move with draws
+    intervals = set()
+    for outside in range(20):
+        np.random.seed(outside)
+        intervals.add(iqm_interval(scores))
+        assert np.random.random() == np.random.RandomState(outside).random()  # the caller's draws are untouched
+    assert len(intervals) == 1
+
+
 def test_the_summary_gives_the_mean_score_over_tasks_and_a_csv_of_every_tasks_score(tmp_path):
     finals = {Cell("Walker2d-v5", 0): 1000.0, Cell("Walker2d-v5", 0, 700): 900.0,
               Cell("Reacher-v5", 0): -5.0, Cell("Reacher-v5", 0, 700): -5.0}  # fmt: skip

@@ -80,10 +80,17 @@ def iqm_interval(scores: np.ndarray, seed: int = 0) -> tuple[float, float, float
         from rliable import library as rly
         from rliable import metrics
 
-        _, interval = rly.get_interval_estimates(
-            {"x": scores},
-            lambda x: np.array([metrics.aggregate_iqm(x)]),
-            reps=BOOTSTRAP_REPS,
-            random_state=np.random.RandomState(seed),  # a report is the same every time it is made
-        )
+        # rliable's stratified bootstrap draws its resamples from NumPy's global generator whatever `random_state`
+        # says, so that generator is seeded for the call (and restored after): a report is the same every time.
+        outside = np.random.get_state()
+        np.random.seed(seed)
+        try:
+            _, interval = rly.get_interval_estimates(
+                {"x": scores},
+                lambda x: np.array([metrics.aggregate_iqm(x)]),
+                reps=BOOTSTRAP_REPS,
+                random_state=np.random.RandomState(seed),
+            )
+        finally:
+            np.random.set_state(outside)
     return iqm, float(interval["x"][0, 0]), float(interval["x"][1, 0])
