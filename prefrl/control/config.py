@@ -119,8 +119,8 @@ class TrainConfig:
     can stay on what they taught it (docs/notes/per-task.md)."""
     fresh_model_at_reset: bool = False
     """Preference runs: at the policy reset the reward model starts afresh too (new weights, fitted with the first
-    fit's passes on every label so far) instead of going on from its warm-started refits. Off by default until it
-    is shown to gain across tasks (docs/notes/per-task.md)."""
+    fit's passes on every label so far) instead of going on from its warm-started refits. Off by default: it did not
+    gain across tasks (docs/notes/per-task.md)."""
     reward_level: str = field(default="auto", metadata={"choices": list(REWARD_LEVELS)})
     """The learned reward's level against the 0 after an episode ends: auto keeps it where labelled clips were cut
     short by the end of an episode (the comparisons fix it); where none was, it is mean 0 (the paper's) until an
