@@ -63,10 +63,16 @@ from prefrl.core.store import LabelStore
 def load(run: Path, model: Path | None) -> tuple[TrainConfig, RewardEnsemble, int]:
     c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
     env = gym.make(c.env)
-    dim = env.observation_space.shape[0] + env.action_space.shape[0]
+    obs_dim = env.observation_space.shape[0] * (2 if c.reward_input == "transition" else 1)
+    dim = obs_dim + env.action_space.shape[0]
     ens = RewardEnsemble(dim, c.reward_model)
     ens.load((model or run) / rf.REWARD)
     return c, ens, dim
+
+
+def step_features(c: TrainConfig, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+    """What RUN's reward model sees of one step: (obs, action), and the next observation if it sees transitions."""
+    return np.concatenate([obs, action, next_obs] if c.reward_input == "transition" else [obs, action])
 
 
 def acting(run: Path, env_id: str) -> Callable[[np.ndarray, bool], np.ndarray]:
@@ -92,8 +98,9 @@ def reward_vs_true(run: Path, model: Path | None, steps: int = 5000) -> None:
                 action = env.action_space.sample()
             else:
                 action = act(obs, False)
-            feats.append(np.concatenate([obs, action]))
-            obs, r, term, trunc, _ = env.step(action)
+            next_obs, r, term, trunc, _ = env.step(action)
+            feats.append(step_features(c, obs, action, next_obs))
+            obs = next_obs
             rewards.append(r)
             ep += 1
             if term or trunc:
@@ -175,7 +182,8 @@ def frozen(run: Path, steps: int, model: Path | None, penalty: float = 0.0, epis
         r = ens.predict(f, keep_level=keep)
         return r - penalty * ens.spread(f, keep_level=keep) if penalty else r
 
-    venv = VecNormalize(LearnedRewardVecEnv(venv, reward), gamma=c.ppo.gamma)
+    transition = c.reward_input == "transition"
+    venv = VecNormalize(LearnedRewardVecEnv(venv, reward, transition=transition), gamma=c.ppo.gamma)
     evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
     evaluation.seed(c.seed + 10_000)
     agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())
@@ -200,8 +208,9 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
         feats, rewards = [], []
         while True:
             action = act(obs, True)
-            feats.append(np.concatenate([obs, action]))
-            obs, r, term, trunc, _ = env.step(action)
+            next_obs, r, term, trunc, _ = env.step(action)
+            feats.append(step_features(c, obs, action, next_obs))
+            obs = next_obs
             rewards.append(r)
             if term or trunc or len(rewards) == steps:
                 break
@@ -239,7 +248,7 @@ def terms(runs: list[Path], episodes: int) -> None:
 def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
     """Reacher-v5: RUN's learned reward (level kept, mean over members) by fingertip-to-target distance, on
     stochastic episodes of RUN's policy and of each other run's, with the control term's share regressed out."""
-    _, ens, _ = load(run, None)
+    c, ens, _ = load(run, None)
     feats, dist, ctrl = [], [], []
     for who in [run, *others]:
         act = acting(who, "Reacher-v5")
@@ -249,9 +258,10 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
             done = False
             while not done:
                 action = act(obs, False)
-                feats.append(np.concatenate([obs, action]))
                 dist.append(np.linalg.norm(obs[8:10]))  # the observation's fingertip - target (x, y)
-                obs, _, term, trunc, info = env.step(action)
+                next_obs, _, term, trunc, info = env.step(action)
+                feats.append(step_features(c, obs, action, next_obs))
+                obs = next_obs
                 done = term or trunc
                 ctrl.append(info["reward_ctrl"])
     steps = np.array(feats, dtype=np.float32)

@@ -32,6 +32,8 @@ CONFIG_VERSION = 3
 reset had a default (an unset reset in an older file meant none). A newer one is refused."""
 REWARD_LEVELS = {"auto": None, "keep": True, "zero": False}
 """TrainConfig.reward_level -> RewardEnsemble.predict's keep_level."""
+REWARD_INPUTS = ("state-action", "transition")
+"""What the reward model may see per step (TrainConfig.reward_input)."""
 
 
 @dataclass
@@ -126,6 +128,10 @@ class TrainConfig:
     short by the end of an episode (the comparisons fix it); where none was, it is mean 0 (the paper's) until an
     episode is seen to end by itself, and from then on floored at 0 over recent steps, so ending an episode never
     pays more than the worst step seen; zero (the paper's) or keep always."""
+    reward_input: str = field(default="state-action", metadata={"choices": list(REWARD_INPUTS)})
+    """What the reward model sees per step: state-action (the observation and the action, the paper's) or transition
+    (the observation each step led to as well, so that a reward of where a step led, such as Reacher-v5's distance
+    after the step, is a function of what the model sees; docs/notes/per-task.md)."""
     clips_dir: str = field(default="clips", metadata={"flag": "--clips", "metavar": "DIR"})
     """Where clips for a person are rendered, as <clips>/<run name>/<clip id>.mp4."""
     instruction: str | None = None
@@ -321,6 +327,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
                 f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}, or name your own "
                 "as module:name"
             )
+        if config.reward_input not in REWARD_INPUTS:
+            raise PrefrlError(f"--reward-input must be one of {', '.join(REWARD_INPUTS)}, not {config.reward_input!r}")
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
         if config.policy_reset is not None and not 0 <= config.policy_reset < config.timesteps:

@@ -32,6 +32,8 @@ LABEL_FIELDS = ("choice", "annotator", "created_at")
 def _clip_record(segment: Segment) -> dict[str, Any]:
     record: dict[str, Any] = {key: getattr(segment, key).tolist() for key in ARRAYS}
     record.update(episode=segment.episode, start=segment.start, terminated=segment.terminated)
+    if segment.next_obs is not None:
+        record["next_obs"] = segment.next_obs.tolist()
     if segment.frames.size:
         record["frames"] = base64.b64encode(segment.frames.tobytes()).decode()
     return record
@@ -42,8 +44,9 @@ def _clip_from(record: dict[str, Any], where: str) -> Segment:
         arrays = {key: np.asarray(record[key], dtype=np.float32 if key != "qpos" and key != "qvel" else np.float64)
                   for key in ARRAYS}  # fmt: skip
         frames = np.frombuffer(base64.b64decode(record.get("frames", "")), dtype=np.uint8)
+        next_obs = np.asarray(record["next_obs"], dtype=np.float32) if "next_obs" in record else None
         segment = Segment(**arrays, episode=int(record["episode"]), start=int(record["start"]),
-                          terminated=bool(record["terminated"]), frames=frames)  # fmt: skip
+                          terminated=bool(record["terminated"]), frames=frames, next_obs=next_obs)  # fmt: skip
     except (KeyError, TypeError, ValueError) as exc:
         raise PrefrlError(f"{where}: not a clip prefrl can read ({type(exc).__name__}: {exc})") from None
     steps = len(segment.actions)
@@ -51,8 +54,9 @@ def _clip_from(record: dict[str, Any], where: str) -> Segment:
         segment.obs.ndim != 2
         or segment.actions.ndim != 2
         or any(len(a) != steps for a in (segment.obs, segment.true_rewards))
+        or (segment.next_obs is not None and segment.next_obs.shape != segment.obs.shape)
     ):
-        raise PrefrlError(f"{where}: a clip's obs, actions and true_rewards must have one row per step")
+        raise PrefrlError(f"{where}: a clip's obs, actions, true_rewards and next_obs must have one row per step")
     return segment
 
 
@@ -153,6 +157,12 @@ def import_labels(run: Path, path: Path) -> int:
             raise PrefrlError(
                 f"{path} holds clips of {clip.obs.shape[1]} observations and {clip.actions.shape[1]} actions a "
                 f"step; {run} trains {config.env} ({facts.obs_dim} and {facts.act_dim}): import labels of that env"
+            )
+        if (clip.next_obs is not None) != (config.reward_input == "transition"):
+            held = "with" if clip.next_obs is not None else "without"
+            raise PrefrlError(
+                f"{path} holds clips {held} next observations; {run}'s reward model sees --reward-input "
+                f"{config.reward_input}: import labels of a run with the same --reward-input"
             )
     store = LabelStore(run / "labels.sqlite", create=False)
     try:

@@ -85,7 +85,9 @@ class PreferenceLoop:
         self.store = store
         self.stopwatch = stopwatch
         facts = env_facts(c.env)
-        self.dt, self.mujoco, self.in_dim = facts.dt, facts.mujoco, facts.obs_dim + facts.act_dim
+        self.transition = c.reward_input == "transition"
+        self.dt, self.mujoco = facts.dt, facts.mujoco
+        self.in_dim = facts.obs_dim * (2 if self.transition else 1) + facts.act_dim
         self.seg_len: int = c.segment_length  # type: ignore[assignment]  (resolved)
         self.keep_level = REWARD_LEVELS[c.reward_level]
         self.floor = c.reward_level == "auto" and store.get_state("ended_early") == "1"
@@ -155,6 +157,8 @@ class PreferenceLoop:
             next_obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
+            if self.transition:
+                info["next_obs"] = np.asarray(next_obs, dtype=np.float32)
             segments = cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info])
             self.buffer.extend(segments)
             if not self.floor and self.config.reward_level == "auto" and any(s.terminated for s in segments):

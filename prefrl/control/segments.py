@@ -13,7 +13,8 @@ from prefrl.media.frames import NO_FRAMES, pack_frames
 
 @dataclass
 class Segment:
-    """`length` consecutive steps of one episode. Step t is (obs_t, action_t) -> true_reward_t from state t.
+    """`length` consecutive steps of one episode. Step t is (obs_t, action_t) -> true_reward_t from state t, and
+    leads to next_obs_t where the run records it (`--reward-input transition`).
 
     A segment cut short by termination (the agent fell) keeps its steps and is padded when batched; the true
     reward is for the oracle and evaluation only, never for the policy.
@@ -30,6 +31,9 @@ class Segment:
     frames: np.ndarray = field(default_factory=lambda: NO_FRAMES)
     """Recorded frames of the steps (`prefrl.media.frames.pack_frames`) where the env has no state to re-render
     from and a person may be shown the clip; empty otherwise."""
+    next_obs: np.ndarray | None = None
+    """(T, obs_dim), the observation each step led to (the episode's last one where it ended), recorded where the
+    reward model sees transitions; None otherwise."""
     info: dict[str, np.ndarray] = field(default_factory=dict)
     """The env's `info` of each step, one array per numeric entry (Hopper's `x_velocity`: shape (T,)), for a
     teacher or query strategy of your own to judge by; in memory only (a clip read back from the store has none)."""
@@ -39,8 +43,9 @@ class Segment:
 
     @property
     def features(self) -> np.ndarray:
-        """What the reward model sees per step: (obs, action)."""
-        return np.concatenate([self.obs, self.actions], axis=1).astype(np.float32)
+        """What the reward model sees per step: (obs, action), and the next observation where it was recorded."""
+        parts = [self.obs, self.actions] if self.next_obs is None else [self.obs, self.actions, self.next_obs]
+        return np.concatenate(parts, axis=1).astype(np.float32)
 
     @property
     def true_return(self) -> float:
@@ -48,6 +53,7 @@ class Segment:
 
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
+        extra = {} if self.next_obs is None else {"next_obs": self.next_obs}
         np.savez(
             buf,
             obs=self.obs,
@@ -57,6 +63,7 @@ class Segment:
             qvel=self.qvel,
             frames=self.frames,
             meta=np.array([self.episode, self.start, int(self.terminated)]),
+            **extra,
         )
         return buf.getvalue()
 
@@ -74,10 +81,20 @@ class Segment:
                 start=start,
                 terminated=bool(terminated),
                 frames=z["frames"] if "frames" in z.files else NO_FRAMES,
+                next_obs=z["next_obs"] if "next_obs" in z.files else None,
             )
 
 
-OWN_INFO = {"qpos", "qvel", "frame", "true_reward", "TimeLimit.truncated", "terminal_observation", "episode"}
+OWN_INFO = {
+    "qpos",
+    "qvel",
+    "next_obs",
+    "frame",
+    "true_reward",
+    "TimeLimit.truncated",
+    "terminal_observation",
+    "episode",
+}
 """What prefrl and SB3 put into a step's info themselves; a segment carries these as its own fields, or not at all."""
 
 
@@ -142,11 +159,13 @@ class SegmentCutter:
         dones: np.ndarray,
         infos: list[dict],
     ) -> list[Segment]:
-        """Feed one vectorised step (obs is what each action was taken in); returns segments completed by it."""
+        """Feed one vectorised step (obs is what each action was taken in; an info's "next_obs", where present, what
+        it led to); returns segments completed by it."""
         out = []
         for i, info in enumerate(infos):
             state = (info["qpos"], info["qvel"]) if "qpos" in info else (_NO_STATE, _NO_STATE)
-            self._steps[i].append((obs[i], actions[i], true_rewards[i], *state, info.get("frame"), info))
+            step = (obs[i], actions[i], true_rewards[i], *state, info.get("frame"), info, info.get("next_obs"))
+            self._steps[i].append(step)
             self._pos[i] += 1
             if len(self._steps[i]) == self.length:
                 out.append(self._emit(i, terminated=False))
@@ -174,6 +193,7 @@ class SegmentCutter:
             start=self._pos[i] - len(steps),
             terminated=terminated,
             frames=pack_frames(np.stack(frames), self.seconds_per_step) if frames[0] is not None else NO_FRAMES,
+            next_obs=np.array([step[7] for step in steps], dtype=np.float32) if steps[0][7] is not None else None,
             info=info_columns([step[6] for step in steps]),
         )
         self._steps[i] = []

@@ -26,7 +26,9 @@ class StateInInfo(gym.Wrapper):
 
 
 class LearnedRewardVecEnv(VecEnvWrapper):
-    """Replaces the environment's reward with `reward_fn(concat(obs_t, action_t))`.
+    """Replaces the environment's reward with `reward_fn(concat(obs_t, action_t))`, or with transition=True
+    `reward_fn(concat(obs_t, action_t, obs_t+1))`, obs_t+1 being the episode's last observation where it ended
+    (SB3's `terminal_observation`), which also goes into `info["next_obs"]` for the clips.
 
     The true reward is moved to `info["true_reward"]` and handed, with the step, to `on_step` (which cuts
     segments for the oracle); nothing returned to the agent is computed from it.
@@ -49,8 +51,10 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         on_step: StepHook | None = None,
         record_state: bool = False,
         defer: bool = False,
+        transition: bool = False,
     ) -> None:
         super().__init__(venv)
+        self.transition = transition
         self.reward_fn = reward_fn
         self.on_step = on_step
         self.defer = defer
@@ -80,7 +84,15 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._obs is not None and self._actions is not None, "reset() before step()"
         actions = self._actions.reshape(len(infos), -1)
-        features = np.concatenate([self._obs, actions], axis=1).astype(np.float32)
+        parts = [self._obs, actions]
+        if self.transition:
+            next_obs = np.array(obs, dtype=np.float32)
+            for i, (done, info) in enumerate(zip(dones, infos)):
+                if done:
+                    next_obs[i] = info["terminal_observation"]
+                info["next_obs"] = next_obs[i]
+            parts.append(next_obs)
+        features = np.concatenate(parts, axis=1).astype(np.float32)
         if self.defer:
             self._features.append(features)
             self._dones.append(np.asarray(dones, dtype=bool).copy())
