@@ -90,6 +90,17 @@ def test_bench_gives_a_fresh_model_at_the_reset_to_the_preference_cells(tmp_path
     assert "fresh_model_at_reset=True (this sweep: False)" in capsys.readouterr().err
 
 
+def test_bench_gives_the_reward_input_to_the_preference_cells(tmp_path, capsys):
+    from prefrl.cli import main
+
+    _ran(SweepConfig(envs=["Hopper-v5"], settings={"reward_input": "transition"}), tmp_path)
+    sweep = ["bench", "--envs", "Hopper-v5", "--seeds", "0", "--work", str(tmp_path), "--results", str(tmp_path / "r")]
+    assert main([*sweep, "--reward-input", "transition", "--report-only"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*sweep, "--report-only"]) == 0
+    assert "reward_input='transition' (this sweep: 'state-action')" in capsys.readouterr().err
+
+
 def test_a_changed_clip_length_makes_the_preference_cells_stale_and_leaves_the_baseline_reusable(tmp_path):
     from prefrl.bench.sweep import mismatched_cells
 
