@@ -52,7 +52,7 @@ from prefrl.control import run_folder as rf
 from prefrl.control.config import REWARD_LEVELS, TrainConfig
 from prefrl.control.envs import make_env
 from prefrl.control.queries import query_is_due
-from prefrl.control.segments import Segment, batch_features
+from prefrl.control.segments import Segment, batch_features, feature_dim, step_features
 from prefrl.control.wrappers import LearnedRewardVecEnv
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
@@ -63,16 +63,10 @@ from prefrl.core.store import LabelStore
 def load(run: Path, model: Path | None) -> tuple[TrainConfig, RewardEnsemble, int]:
     c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
     env = gym.make(c.env)
-    obs_dim = env.observation_space.shape[0] * (2 if c.reward_input == "transition" else 1)
-    dim = obs_dim + env.action_space.shape[0]
+    dim = feature_dim(env.observation_space.shape[0], env.action_space.shape[0], c.sees_transitions)
     ens = RewardEnsemble(dim, c.reward_model)
     ens.load((model or run) / rf.REWARD)
     return c, ens, dim
-
-
-def step_features(c: TrainConfig, obs: np.ndarray, action: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
-    """What RUN's reward model sees of one step: (obs, action), and the next observation if it sees transitions."""
-    return np.concatenate([obs, action, next_obs] if c.reward_input == "transition" else [obs, action])
 
 
 def acting(run: Path, env_id: str) -> Callable[[np.ndarray, bool], np.ndarray]:
@@ -99,7 +93,7 @@ def reward_vs_true(run: Path, model: Path | None, steps: int = 5000) -> None:
             else:
                 action = act(obs, False)
             next_obs, r, term, trunc, _ = env.step(action)
-            feats.append(step_features(c, obs, action, next_obs))
+            feats.append(step_features(obs, action, next_obs if c.sees_transitions else None))
             obs = next_obs
             rewards.append(r)
             ep += 1
@@ -182,8 +176,7 @@ def frozen(run: Path, steps: int, model: Path | None, penalty: float = 0.0, epis
         r = ens.predict(f, keep_level=keep)
         return r - penalty * ens.spread(f, keep_level=keep) if penalty else r
 
-    transition = c.reward_input == "transition"
-    venv = VecNormalize(LearnedRewardVecEnv(venv, reward, transition=transition), gamma=c.ppo.gamma)
+    venv = VecNormalize(LearnedRewardVecEnv(venv, reward, transition=c.sees_transitions), gamma=c.ppo.gamma)
     evaluation = VecNormalize(DummyVecEnv([lambda: make_env(c.env)] * 5), training=False, norm_reward=False)
     evaluation.seed(c.seed + 10_000)
     agent = PPO("MlpPolicy", venv, seed=c.seed, verbose=0, **c.ppo.ppo_kwargs())
@@ -209,7 +202,7 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
         while True:
             action = act(obs, True)
             next_obs, r, term, trunc, _ = env.step(action)
-            feats.append(step_features(c, obs, action, next_obs))
+            feats.append(step_features(obs, action, next_obs if c.sees_transitions else None))
             obs = next_obs
             rewards.append(r)
             if term or trunc or len(rewards) == steps:
@@ -260,7 +253,7 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
                 action = act(obs, False)
                 dist.append(np.linalg.norm(obs[8:10]))  # the observation's fingertip - target (x, y)
                 next_obs, _, term, trunc, info = env.step(action)
-                feats.append(step_features(c, obs, action, next_obs))
+                feats.append(step_features(obs, action, next_obs if c.sees_transitions else None))
                 obs = next_obs
                 done = term or trunc
                 ctrl.append(info["reward_ctrl"])

@@ -173,6 +173,11 @@ class TrainConfig:
         if isinstance(self.reward_model, dict):
             self.reward_model = RewardConfig(**self.reward_model)
 
+    @property
+    def sees_transitions(self) -> bool:
+        """The reward model sees each step's next observation too (`reward_input` transition)."""
+        return self.reward_input == "transition"
+
     def to_dict(self) -> dict[str, Any]:
         """What config.json holds: every setting, and the version of its format."""
         return {"version": CONFIG_VERSION, **asdict(self)}

@@ -158,7 +158,7 @@ def import_labels(run: Path, path: Path) -> int:
                 f"{path} holds clips of {clip.obs.shape[1]} observations and {clip.actions.shape[1]} actions a "
                 f"step; {run} trains {config.env} ({facts.obs_dim} and {facts.act_dim}): import labels of that env"
             )
-        if (clip.next_obs is not None) != (config.reward_input == "transition"):
+        if (clip.next_obs is not None) != config.sees_transitions:
             held = "with" if clip.next_obs is not None else "without"
             raise PrefrlError(
                 f"{path} holds clips {held} next observations; {run}'s reward model sees --reward-input "

@@ -27,7 +27,7 @@ from prefrl.control.envs import make_env
 from prefrl.control.queries import checked_pairs, query_is_due
 from prefrl.control.random_behaviour import initial_actions
 from prefrl.control.refit_change import reward_change
-from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features
+from prefrl.control.segments import Segment, SegmentBuffer, SegmentCutter, batch_features, feature_dim
 from prefrl.control.stopwatch import Stopwatch
 from prefrl.control.wrappers import LearnedRewardVecEnv, RolloutRewardNormalize, add_rollout_rewards
 from prefrl.core.background_fit import BackgroundFitter
@@ -85,9 +85,8 @@ class PreferenceLoop:
         self.store = store
         self.stopwatch = stopwatch
         facts = env_facts(c.env)
-        self.transition = c.reward_input == "transition"
         self.dt, self.mujoco = facts.dt, facts.mujoco
-        self.in_dim = facts.obs_dim * (2 if self.transition else 1) + facts.act_dim
+        self.in_dim = feature_dim(facts.obs_dim, facts.act_dim, c.sees_transitions)
         self.seg_len: int = c.segment_length  # type: ignore[assignment]  (resolved)
         self.keep_level = REWARD_LEVELS[c.reward_level]
         self.floor = c.reward_level == "auto" and store.get_state("ended_early") == "1"
@@ -157,7 +156,7 @@ class PreferenceLoop:
             next_obs, reward, terminated, truncated, info = env.step(action)
             done = terminated or truncated
             info["TimeLimit.truncated"] = truncated and not terminated
-            if self.transition:
+            if c.sees_transitions:
                 info["next_obs"] = np.asarray(next_obs, dtype=np.float32)
             segments = cutter.add(obs[None], action[None], np.array([reward]), np.array([done]), [info])
             self.buffer.extend(segments)

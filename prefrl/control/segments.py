@@ -11,6 +11,19 @@ import numpy as np
 from prefrl.media.frames import NO_FRAMES, pack_frames
 
 
+def step_features(obs: np.ndarray, actions: np.ndarray, next_obs: np.ndarray | None = None) -> np.ndarray:
+    """What the reward model sees of each step (one per row, or one step as 1-d arrays): the observation and the
+    action, then the observation the step led to where it is recorded. Clips and the rewarding wrapper both build
+    their features here, so the model is rewarded on the layout it was fitted on."""
+    parts = [obs, actions] if next_obs is None else [obs, actions, next_obs]
+    return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def feature_dim(obs_dim: int, act_dim: int, next_obs: bool) -> int:
+    """The width of `step_features`: what a reward model of these inputs takes per step."""
+    return obs_dim * (2 if next_obs else 1) + act_dim
+
+
 @dataclass
 class Segment:
     """`length` consecutive steps of one episode. Step t is (obs_t, action_t) -> true_reward_t from state t, and
@@ -44,8 +57,7 @@ class Segment:
     @property
     def features(self) -> np.ndarray:
         """What the reward model sees per step: (obs, action), and the next observation where it was recorded."""
-        parts = [self.obs, self.actions] if self.next_obs is None else [self.obs, self.actions, self.next_obs]
-        return np.concatenate(parts, axis=1).astype(np.float32)
+        return step_features(self.obs, self.actions, self.next_obs)
 
     @property
     def true_return(self) -> float:

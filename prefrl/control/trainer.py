@@ -115,10 +115,10 @@ class Trainer:
             return VecNormalize(venv, gamma=c.ppo.gamma) if c.ppo.normalize else venv
         # clips need the MuJoCo state to re-render; the wrapper records it. The reward of a rollout is predicted in
         # one batch once it ends (the loop's reward_rollout), after any refit due for it is put in use
-        transition = c.reward_input == "transition"
         loop.reward_env = LearnedRewardVecEnv(
-            venv, loop.predicted_reward, loop.on_env_step, record_state=loop.mujoco, defer=True, transition=transition
-        )
+            venv, loop.predicted_reward, loop.on_env_step, record_state=loop.mujoco, defer=True,
+            transition=c.sees_transitions,
+        )  # fmt: skip
         if c.ppo.normalize:
             loop.reward_norm = RolloutRewardNormalize(loop.reward_env, gamma=c.ppo.gamma)
             return loop.reward_norm

@@ -11,6 +11,8 @@ from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper, VecNormalize
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
+from prefrl.control.segments import step_features
+
 StepHook = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list], None]
 
 
@@ -84,15 +86,14 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._obs is not None and self._actions is not None, "reset() before step()"
         actions = self._actions.reshape(len(infos), -1)
-        parts = [self._obs, actions]
+        next_obs = None
         if self.transition:
             next_obs = np.array(obs, dtype=np.float32)
             for i, (done, info) in enumerate(zip(dones, infos)):
                 if done:
                     next_obs[i] = info["terminal_observation"]
                 info["next_obs"] = next_obs[i]
-            parts.append(next_obs)
-        features = np.concatenate(parts, axis=1).astype(np.float32)
+        features = step_features(self._obs, actions, next_obs)
         if self.defer:
             self._features.append(features)
             self._dones.append(np.asarray(dones, dtype=bool).copy())
