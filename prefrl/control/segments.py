@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -147,6 +148,19 @@ _NO_STATE = np.zeros(0)
 """The state of a step of an env without MuJoCo state (nothing to re-render from)."""
 
 
+class _Step(NamedTuple):
+    """One env's step as the cutter keeps it until its segment is emitted."""
+
+    obs: np.ndarray
+    action: np.ndarray
+    true_reward: float
+    qpos: np.ndarray
+    qvel: np.ndarray
+    frame: np.ndarray | None
+    info: dict[str, Any]
+    next_obs: np.ndarray | None
+
+
 class SegmentCutter:
     """Cuts per-env step streams into segments of `length` steps that never cross an episode boundary.
 
@@ -158,7 +172,7 @@ class SegmentCutter:
         self.seconds_per_step = seconds_per_step
         """The env's timestep: the period of the frames a step's info may carry (`FramesInInfo`)."""
         self.min_terminal_length = min_terminal_length
-        self._steps: list[list[tuple]] = [[] for _ in range(n_envs)]
+        self._steps: list[list[_Step]] = [[] for _ in range(n_envs)]
         self._episode = list(range(n_envs))
         self._next_episode = n_envs
         self._pos = [0] * n_envs
@@ -176,8 +190,9 @@ class SegmentCutter:
         out = []
         for i, info in enumerate(infos):
             state = (info["qpos"], info["qvel"]) if "qpos" in info else (_NO_STATE, _NO_STATE)
-            step = (obs[i], actions[i], true_rewards[i], *state, info.get("frame"), info, info.get("next_obs"))
-            self._steps[i].append(step)
+            self._steps[i].append(
+                _Step(obs[i], actions[i], true_rewards[i], *state, info.get("frame"), info, info.get("next_obs"))
+            )
             self._pos[i] += 1
             if len(self._steps[i]) == self.length:
                 out.append(self._emit(i, terminated=False))
@@ -193,20 +208,21 @@ class SegmentCutter:
 
     def _emit(self, i: int, terminated: bool) -> Segment:
         steps = self._steps[i]
-        obs, actions, rewards, qpos, qvel = (np.array(x) for x in list(zip(*steps))[:5])
-        frames = [step[5] for step in steps]
+        columns = _Step(*zip(*steps))
         seg = Segment(
-            obs=obs.astype(np.float32),
-            actions=actions.astype(np.float32),
-            true_rewards=rewards.astype(np.float32),
-            qpos=qpos,
-            qvel=qvel,
+            obs=np.array(columns.obs).astype(np.float32),
+            actions=np.array(columns.action).astype(np.float32),
+            true_rewards=np.array(columns.true_reward).astype(np.float32),
+            qpos=np.array(columns.qpos),
+            qvel=np.array(columns.qvel),
             episode=self._episode[i],
             start=self._pos[i] - len(steps),
             terminated=terminated,
-            frames=pack_frames(np.stack(frames), self.seconds_per_step) if frames[0] is not None else NO_FRAMES,
-            next_obs=np.array([step[7] for step in steps], dtype=np.float32) if steps[0][7] is not None else None,
-            info=info_columns([step[6] for step in steps]),
+            frames=pack_frames(np.stack(columns.frame), self.seconds_per_step)
+            if columns.frame[0] is not None
+            else NO_FRAMES,
+            next_obs=np.array(columns.next_obs, dtype=np.float32) if columns.next_obs[0] is not None else None,
+            info=info_columns(list(columns.info)),
         )
         self._steps[i] = []
         return seg
