@@ -76,8 +76,11 @@ def test_a_window_restarted_after_a_kill_takes_back_its_claims_at_once_the_pair_
         assert first.poll() is None, lines
     on_screen = int(lines[-1].split()[1])
     store = LabelStore(tmp_path / "run" / "labels.sqlite", create=False)
-    held = [q for q in queries if q not in acks(lines) and _claimed_by(store, q) == "ann"]
-    assert on_screen in held and len(held) >= 2  # the window prepares pairs ahead of the person
+    deadline = time.time() + 60  # the window claims the pairs after the one on screen in the background
+    while len(held := [q for q in queries if q not in acks(lines) and _claimed_by(store, q) == "ann"]) < 2:
+        assert time.time() < deadline, held
+        time.sleep(0.1)
+    assert on_screen in held  # the window prepares pairs ahead of the person
     first.send_signal(signal.SIGKILL)
     first.wait()
     started = time.time()
