@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -22,13 +23,15 @@ from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
 from prefrl.core.reward_config import RewardConfig
 
+Acting = Callable[[np.ndarray, bool], np.ndarray]
+"""A policy as `reward_diagnostics.acting` returns it: (raw observation, deterministic) -> action."""
 NOISE = (0.0, 0.3, 0.6)
 """Extra action noise on the run's stochastic policy, one behaviour each; uniform random actions are the fourth."""
 BINS = (0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.25, 0.30, 0.45)
 """Fingertip-to-target distances (m) the learned reward is averaged over."""
 
 
-def episodes(env: gym.Env, act, starts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+def episodes(env: gym.Env, act: Acting, starts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One whole episode from each `env.reset(seed=start)`, by a behaviour drawn at random: (N, 50, D) features and
     (N,) true returns."""
     feats, returns = [], []
@@ -63,12 +66,8 @@ def main() -> None:
     p.add_argument("--labels", type=int, default=700)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
-    env, act, rng, n = (
-        gym.make("Reacher-v5"),
-        acting(args.run, "Reacher-v5"),
-        np.random.default_rng(args.seed),
-        args.labels,
-    )
+    env, act, n = gym.make("Reacher-v5"), acting(args.run, "Reacher-v5"), args.labels
+    rng = np.random.default_rng(args.seed)
     base = 10_000_000 * (args.seed + 1)  # reset seeds: each set of episodes its own range
     sets = {
         "independent": episodes(env, act, base + np.arange(2 * n), rng),
