@@ -59,6 +59,9 @@ from prefrl.core.reward import RewardEnsemble
 from prefrl.core.schedule import LabelSchedule
 from prefrl.core.store import LabelStore
 
+DISTANCE_EDGES = (0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.25, 0.3, 0.45)
+"""Fingertip-to-target distances (m) that Reacher-v5's learned reward is read by."""
+
 
 def load(run: Path, model: Path | None) -> tuple[TrainConfig, RewardEnsemble, int]:
     c = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG))
@@ -264,8 +267,7 @@ def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
     print(f"learned = {coef[0]:.2f} x distance + {coef[1]:.2f} x control cost {coef[2]:+.2f} (true: -1 and 1); "
           f"correlation with the true reward {np.corrcoef(learned, c - d)[0, 1]:.2f}")  # fmt: skip
     part = learned - coef[1] * c
-    edges = [0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.25, 0.3, 0.45]
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(DISTANCE_EDGES[:-1], DISTANCE_EDGES[1:]):
         m = (d >= lo) & (d < hi)
         if m.sum() > 20:
             print(

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-from reward_diagnostics import acting  # beside this script
+from reward_diagnostics import DISTANCE_EDGES, acting  # beside this script
 
 from prefrl.control import run_folder as rf
 from prefrl.control.segments import step_features
@@ -27,8 +27,6 @@ Acting = Callable[[np.ndarray, bool], np.ndarray]
 """A policy as `reward_diagnostics.acting` returns it: (raw observation, deterministic) -> action."""
 NOISE = (0.0, 0.3, 0.6)
 """Extra action noise on the run's stochastic policy, one behaviour each; uniform random actions are the fourth."""
-BINS = (0, 0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.25, 0.30, 0.45)
-"""Fingertip-to-target distances (m) the learned reward is averaged over."""
 
 
 def episodes(env: gym.Env, act: Acting, starts: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -80,20 +78,21 @@ def main() -> None:
     twin_pairs = np.arange(1000).reshape(-1, 2)
     features = test_x.reshape(-1, test_x.shape[2])
     distance = np.linalg.norm(features[:, 8:10], axis=1)  # observation[8:10]: fingertip minus target
+    pairs = np.arange(2 * n).reshape(-1, 2)  # consecutive episodes: independent, or the two of one start
     for name, (x, r) in sets.items():
-        pairs = np.arange(2 * n).reshape(-1, 2)  # consecutive episodes: independent, or the two of one start
         targets = (r[pairs[:, 0]] > r[pairs[:, 1]]).astype(np.float32)
         ens = RewardEnsemble(x.shape[2], RewardConfig(), seed=args.seed)
         ens.fit(x, np.ones(x.shape[:2], np.float32), PreferenceDataset(pairs=pairs, targets=targets))
         ens.update_output_stats(x.reshape(-1, x.shape[2]))
         learned = ens.predict(features, keep_level=False)
         profile = " ".join(
-            f"{learned[(distance >= lo) & (distance < hi)].mean():+.2f}" for lo, hi in zip(BINS[:-1], BINS[1:])
+            f"{learned[(distance >= lo) & (distance < hi)].mean():+.2f}"
+            for lo, hi in zip(DISTANCE_EDGES[:-1], DISTANCE_EDGES[1:])
         )
         print(f"{name}: mean |return difference| of a pair {np.abs(r[0::2] - r[1::2]).mean():.2f}; held-out "
               f"accuracy, independent pairs {accuracy(ens, test_x, test_r, test_pairs):.3f}, same-start pairs "
               f"{accuracy(ens, twin_x, twin_r, twin_pairs):.3f}; learned reward by distance "
-              f"{'-'.join(f'{b * 100:g}' for b in BINS)} cm: {profile}", flush=True)  # fmt: skip
+              f"{'-'.join(f'{b * 100:g}' for b in DISTANCE_EDGES)} cm: {profile}", flush=True)  # fmt: skip
         out = args.out / name
         out.mkdir(parents=True, exist_ok=True)
         shutil.copy(args.run / rf.CONFIG, out / rf.CONFIG)
