@@ -114,6 +114,15 @@ def test_a_changed_clip_length_makes_the_preference_cells_stale_and_leaves_the_b
     assert diffs == ["clip_seconds=1.5 (this sweep: 1.0)", "segment_length=188 (this sweep: 125)"]
 
 
+def test_a_cell_run_without_the_refit_cap_is_stale_only_on_a_budget_where_the_cap_binds(tmp_path):
+    from prefrl.bench.sweep import mismatched_cells
+
+    uncapped = {"refit_max_steps": None}
+    _ran(SweepConfig(envs=["Hopper-v5"], labels=[350, 700, 1400], work=tmp_path, reward_model=uncapped), tmp_path)
+    [(cell, diffs)] = mismatched_cells(SweepConfig(envs=["Hopper-v5"], labels=[350, 700, 1400], work=tmp_path))
+    assert cell.labels == 1400 and diffs == ["reward_model.refit_max_steps=None (this sweep: 160)"]
+
+
 def test_a_cell_starts_from_its_settings_file_and_writes_the_same_config_a_command_line_run_would(tmp_path):
     import json
 

@@ -1,8 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import torch
 
 from prefrl.core.comparisons import Choice, Comparison, PreferenceDataset
-from prefrl.core.reward import RewardEnsemble
+from prefrl.core.reward import RewardEnsemble, longest_refit
 from prefrl.core.reward_config import RewardConfig
 
 
@@ -136,3 +138,22 @@ def test_a_floored_level_lifts_the_zeroed_reward_until_its_lowest_reference_step
     assert abs(zeroed.mean()) < 1e-4 and zeroed.min() < -0.5  # mean 0: many steps worth less than ending now
     assert abs(floored.min()) < 1e-5 and np.allclose(floored - zeroed, -zeroed.min(), atol=1e-5)  # a constant lift
     assert np.array_equal(ens.predict(feats, keep_level=True, floor=True), ens.predict(feats, keep_level=True))
+
+
+def test_a_refit_makes_its_passes_up_to_the_cap_and_longest_refit_says_when_the_cap_binds():
+    items, mask, data, _ = linear_task(800, 1500, seed=0, T=4)
+    data = PreferenceDataset(data.pairs[:1400], data.targets[:1400])
+    uncapped = RewardConfig(initial_epochs=1, refit_epochs=2, refit_max_steps=None)
+    ens = RewardEnsemble(6, uncapped, seed=1)
+    ens.fit(items, mask, data)
+    # each member trains on the ~63% it does not hold out: 15 batches of 64 a pass
+    assert ens.fit(items, mask, data).steps == longest_refit(uncapped, 1400, seed=1) == 2 * 15
+    capped = RewardEnsemble(6, replace(uncapped, refit_max_steps=20), seed=1)
+    assert capped.fit(items, mask, data).steps == 15  # the first fit is never capped
+    assert capped.fit(items, mask, data).steps == 20
+
+
+def test_the_default_refit_cap_leaves_every_refit_up_to_700_labels_as_it_was_and_binds_at_1400():
+    c = RewardConfig()
+    assert all(longest_refit(c, 700, seed) <= c.refit_max_steps for seed in range(10))
+    assert all(longest_refit(c, 1400, seed) > c.refit_max_steps for seed in range(10))

@@ -183,9 +183,22 @@ def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
             and (not cell.baseline or key.split(".")[0] in BASELINE_SETTINGS)
             and had.get(key) != wanted.get(key)
         ]
+        cap = "reward_model.refit_max_steps"
+        if any(d.startswith(f"{cap}=") for d in diffs) and _caps_never_bind(config.train_config(cell), had, wanted):
+            diffs = [d for d in diffs if not d.startswith(f"{cap}=")]
         if diffs:
             found.append((cell, diffs))
     return found
+
+
+def _caps_never_bind(cell: TrainConfig, had: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Neither refit cap is reached by any refit this cell's labels allow, so the run is the same under both (a run
+    recorded before the cap became the default needs no rerun on a budget the cap leaves alone)."""
+    from prefrl.core.reward import longest_refit
+
+    longest = longest_refit(cell.reward_model, cell.labels, cell.seed)
+    caps = (had.get("reward_model.refit_max_steps"), wanted.get("reward_model.refit_max_steps"))
+    return all(cap is None or cap >= longest for cap in caps)
 
 
 def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -78,6 +78,18 @@ class StackedMLP(nn.Module):
         return sum(w.pow(2).sum(dim=(1, 2)) for w in self.weights)  # type: ignore[return-value]
 
 
+def longest_refit(config: RewardConfig, comparisons: int, seed: int) -> int:
+    """Gradient steps the longest uncapped refit takes on up to this many comparisons with this ensemble seed: a
+    `refit_max_steps` at or above it never binds, so runs with and without that cap are the same run."""
+    train = np.zeros(config.members, dtype=int)
+    longest = 0
+    for n in range(1, comparisons + 1):
+        train += ~ensemble.held_out(seed, n - 1, config.members, config.val_fraction)
+        size = max(int(t) if t else n for t in train)  # a member with nothing to train on trains on all (fit)
+        longest = max(longest, size)
+    return config.refit_epochs * math.ceil(longest / config.batch_size)
+
+
 @dataclass
 class FitReport:
     """What one fit did, per member where it varies."""

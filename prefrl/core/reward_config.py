@@ -35,11 +35,10 @@ class RewardConfig:
     """Passes over the training comparisons in the first fit, on the up-front labels."""
     refit_epochs: int = 20
     """Passes in each later refit (members are warm-started), enough for the model to catch up with the policy's
-    new behaviour (docs/notes/hopper.md). Capped by `refit_max_steps` when that is set."""
-    refit_max_steps: int | None = None
-    """Most gradient steps in a refit (None: no cap, every refit makes its `refit_epochs` passes). A cap trains the
-    predictor at a fixed rate per refit, as the paper's asynchronous trainer did per unit of time: faster runs, but
-    it cost return on Hopper-v5, so there is none by default (docs/notes/wall-clock.md)."""
+    new behaviour (docs/notes/hopper.md). Capped by `refit_max_steps`."""
+    refit_max_steps: int | None = 160
+    """Most gradient steps in a refit (None: no cap). 160 is what 20 passes take at 700 labels, so the cap binds only
+    on larger budgets, where refits that grow with the labels cost return (docs/notes/label-budgets.md)."""
     l2_check_every: int = 50
     """Gradient steps between L2 adaptations (and once at the end of every fit)."""
 
