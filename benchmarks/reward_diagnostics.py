@@ -18,7 +18,8 @@
                                      learned reward rank the behaviours as the true one does? (--steps: only an
                                      episode's first N steps, say where a flip happens)
   terms RUN... [--episodes N]         the env's own reward terms (its numeric info entries) of each RUN's final
-                                     deterministic policy, per episode and at the last step: where is return lost?
+                                     deterministic policy, per episode and at the last step, and how many episodes
+                                     ended early (the agent fell): where is return lost?
   reacher-distance RUN [OTHER...]    Reacher-v5: RUN's learned reward (and the members' spread) by
                                      fingertip-to-target distance, on stochastic episodes of RUN's and OTHER runs'
                                      policies: where is it flat?
@@ -218,27 +219,28 @@ def policies(run: Path, others: list[Path], model: Path | None, steps: int | Non
 
 def terms(runs: list[Path], episodes: int) -> None:
     """The env's own reward terms (numeric `info` entries) of each run's deterministic policy: summed per episode and
-    at the episode's last step, averaged over `episodes` episodes; where a return is lost, on which term."""
+    at the episode's last step, averaged over `episodes` episodes; where a return is lost, on which term, and how
+    many episodes ended by termination."""
     for run in runs:
         env_id = TrainConfig.from_dict(rf.read_json(run / rf.CONFIG)).env
         act = acting(run, env_id)
         env = gym.make(env_id)
         sums: dict[str, float] = {}
         last: dict[str, float] = {}
-        total = 0.0
+        total, ended = 0.0, 0
         for ep in range(episodes):
             obs, _ = env.reset(seed=100 + ep)
             done = False
             while not done:
                 obs, r, term, trunc, info = env.step(act(obs, True))
-                done, total = term or trunc, total + r
+                done, total, ended = term or trunc, total + r, ended + term
                 for k, v in info.items():
                     if np.isscalar(v) and not isinstance(v, bool):
                         sums[k] = sums.get(k, 0.0) + float(v)
                         if done:
                             last[k] = last.get(k, 0.0) + float(v)
         each = ", ".join(f"{k} {v / episodes:.2f} (last step {last[k] / episodes:.3f})" for k, v in sums.items())
-        print(f"{run}: return {total / episodes:.2f}; per episode: {each}")
+        print(f"{run}: return {total / episodes:.2f}, {ended} of {episodes} episodes ended early; per episode: {each}")
 
 
 def reacher_distance(run: Path, others: list[Path], episodes: int = 60) -> None:
