@@ -191,12 +191,12 @@ def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
     return found
 
 
-def _caps_never_bind(cell: TrainConfig, had: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    """Neither refit cap is reached by any refit this cell's labels allow, so the run is the same under both (a run
+def _caps_never_bind(run: TrainConfig, had: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Neither refit cap is reached by any refit the run's labels allow, so the run is the same under both (a run
     recorded before the cap became the default needs no rerun on a budget the cap leaves alone)."""
     from prefrl.core.reward import longest_refit
 
-    longest = longest_refit(cell.reward_model, cell.labels, cell.seed)
+    longest = longest_refit(run.reward_model, run.labels, run.seed)
     caps = (had.get("reward_model.refit_max_steps"), wanted.get("reward_model.refit_max_steps"))
     return all(cap is None or cap >= longest for cap in caps)
 
