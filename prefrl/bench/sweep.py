@@ -170,34 +170,37 @@ def mismatched_cells(config: SweepConfig) -> list[tuple[Cell, list[str]]]:
         path = recorded_config(config, cell)
         if path is None:
             continue
-        wanted = _flat(asdict(config.train_config(cell)))
+        run = config.train_config(cell)
+        wanted = _flat(asdict(run))
         try:
             had = _flat(asdict(TrainConfig.from_dict(json.loads(path.read_text())).resolved()))
         except (ValueError, TypeError, AttributeError):  # a damaged file: say so rather than fail deep inside
             found.append((cell, [f"settings that cannot be read back (its {path.name} is damaged)"]))
             continue
-        diffs = [
-            f"{key}={had.get(key)!r} (this sweep: {wanted.get(key)!r})"
+        differ = [
+            key
             for key in sorted(set(wanted) | set(had))
             if key.split(".")[0] not in IGNORED_SETTINGS
             and (not cell.baseline or key.split(".")[0] in BASELINE_SETTINGS)
             and had.get(key) != wanted.get(key)
         ]
-        cap = "reward_model.refit_max_steps"
-        if any(d.startswith(f"{cap}=") for d in diffs) and _caps_never_bind(config.train_config(cell), had, wanted):
-            diffs = [d for d in diffs if not d.startswith(f"{cap}=")]
-        if diffs:
-            found.append((cell, diffs))
+        if CAP in differ and _caps_never_bind(run, (had.get(CAP), wanted.get(CAP))):
+            differ.remove(CAP)
+        if differ:
+            found.append((cell, [f"{key}={had.get(key)!r} (this sweep: {wanted.get(key)!r})" for key in differ]))
     return found
 
 
-def _caps_never_bind(run: TrainConfig, had: dict[str, Any], wanted: dict[str, Any]) -> bool:
+CAP = "reward_model.refit_max_steps"
+"""The refit cap's dotted key: a run recorded with another cap is the same run wherever neither cap binds."""
+
+
+def _caps_never_bind(run: TrainConfig, caps: tuple[int | None, int | None]) -> bool:
     """Neither refit cap is reached by any refit the run's labels allow, so the run is the same under both (a run
     recorded before the cap became the default needs no rerun on a budget the cap leaves alone)."""
     from prefrl.core.reward import longest_refit
 
     longest = longest_refit(run.reward_model, run.labels, run.seed)
-    caps = (had.get("reward_model.refit_max_steps"), wanted.get("reward_model.refit_max_steps"))
     return all(cap is None or cap >= longest for cap in caps)
 
 
