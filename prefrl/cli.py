@@ -485,7 +485,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
             "examples:\n"
             "  prefrl bench --envs HalfCheetah-v5 Hopper-v5 Walker2d-v5 --labels 350 700 1400 --seeds 0 1 2\n"
             "  prefrl bench --envs HalfCheetah-v5 --teachers perfect noisy mistake skip equal myopic\n"
-            "  prefrl bench --envs HalfCheetah-v5 --selections random disagreement entropy recent --minutes 60"
+            "  prefrl bench --envs HalfCheetah-v5 --selections random disagreement entropy recent top --minutes 60"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

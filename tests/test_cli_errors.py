@@ -41,6 +41,8 @@ def test_unknown_env_suggests_close_matches(capsys, tmp_path):
         (["--segment-length", "0"], "--segment-length counts steps per clip"),
         (["--buffer-size", "1"], "--buffer-size counts the clips"),
         (["--candidate-factor", "0"], "--candidate-factor and --query-batch must be at least 1"),
+        (["--top-share", "0"], "--top-share must be above 0 and at most 1"),
+        (["--top-share", "1.5"], "--top-share must be above 0 and at most 1"),
         (["--ppo", "learning_rate=-1"], "--ppo learning_rate=-1.0: must be a positive number"),
         (["--ppo", "activation=foo"], "--ppo activation=foo: must be one of relu, tanh"),
         (["--ppo", "n_steps=0"], "--ppo n_steps=0: must be at least 2"),

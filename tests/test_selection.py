@@ -81,6 +81,22 @@ def test_recent_pairs_only_pair_recent_items():
     assert (pairs >= 44).all() and (pairs[:, 0] != pairs[:, 1]).all()
 
 
+def test_top_pairs_only_pair_the_items_the_ensemble_rates_best():
+    # 100 items rated 0..99 by every member (shuffled): the top tenth are the items rated 90..99
+    ratings = np.random.default_rng(1).permutation(100).astype(float)
+    members = np.stack([ratings, ratings + 0.5, ratings - 0.5])
+    pairs = select_pairs("top", members, 5, np.random.default_rng(0), top_share=0.1)
+    assert pairs.shape == (5, 2) and (pairs[:, 0] != pairs[:, 1]).all()
+    assert (ratings[pairs] >= 90).all()
+
+
+def test_top_pairs_widen_to_twice_the_pairs_asked():
+    ratings = np.arange(100.0)
+    pairs = select_pairs("top", np.tile(ratings, (3, 1)), 20, np.random.default_rng(0), top_share=0.1)
+    assert (ratings[pairs] >= 60).all()  # 40 items for 20 pairs, not the top 10
+    assert len(np.unique(pairs)) > 10
+
+
 def test_trainer_marks_the_last_episodes_segments_as_recent(tmp_path):
     from prefrl.control.config import TrainConfig
     from prefrl.control.segments import Segment

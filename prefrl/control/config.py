@@ -72,13 +72,17 @@ class TrainConfig:
     """Random seed: a run repeats exactly on one machine."""
     selection: str = "disagreement"
     """How queries are chosen: disagreement (highest variance of P(a>b) across the ensemble among candidate pairs),
-    entropy (highest mean member entropy), recent (random pairs from the last episodes), random; or module:name, a
+    entropy (highest mean member entropy), recent (random pairs from the last episodes), top (random pairs among the
+    clips the ensemble rates best), random; or module:name, a
     strategy of your own: a function (clips, member_returns, n, rng) -> n pairs of clip indices, given the recent
     clips (with .obs, .actions, .true_rewards) and each ensemble member's predicted return of each clip (M x N)."""
     candidate_factor: int = 10
     """Disagreement and entropy draw this many times more candidate pairs than they ask."""
     recent_episodes: int = 10
     """The recent strategy pairs clips of the policy's last this-many episodes."""
+    top_share: float = 0.1
+    """The top strategy pairs clips among this share of the query pool that the ensemble rates best (at least twice
+    as many clips as pairs asked)."""
     initial_fraction: float = 0.25
     """Share of the budget labelled from the random policy before PPO starts."""
     initial_behaviour: str = field(default="uniform", metadata={"choices": list(INITIAL_BEHAVIOURS)})
@@ -332,6 +336,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
                 f"unknown --selection {config.selection!r}; choose one of {', '.join(STRATEGIES)}, or name your own "
                 "as module:name"
             )
+        if not 0 < config.top_share <= 1:
+            raise PrefrlError(f"--top-share must be above 0 and at most 1, not {config.top_share}")
         if config.reward_input not in REWARD_INPUTS:
             raise PrefrlError(f"--reward-input must be one of {', '.join(REWARD_INPUTS)}, not {config.reward_input!r}")
         if config.reward_level not in REWARD_LEVELS:

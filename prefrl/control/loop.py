@@ -229,6 +229,8 @@ class PreferenceLoop:
 
             factor = self.config.candidate_factor
             return most_uncertain_pairs(UNCERTAINTY[strategy], returns_of, len(candidates), n, self.rng, factor)
+        if strategy == "top":
+            return select_pairs(strategy, self.clip_returns(candidates), n, self.rng, top_share=self.config.top_share)
         recent = self.recent_mask(candidates, n)
         return select_pairs(strategy, np.zeros((1, len(candidates))), n, self.rng, recent=recent)
 

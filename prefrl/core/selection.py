@@ -87,7 +87,19 @@ def recent_pairs(recent: np.ndarray, n_pairs: int, rng: np.random.Generator) -> 
     return rows[random_pairs(len(rows), n_pairs, rng)]
 
 
-STRATEGIES = ("random", "disagreement", "entropy", "recent")
+def top_pairs(member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, share: float = 0.1) -> np.ndarray:
+    """Random pairs among the items the ensemble rates best: the top `share` of them by the members' mean predicted
+    return, at least 2 x n_pairs items.
+
+    Labels there resolve the behaviour the policy is climbing towards, where a small error in the reward steers it
+    most, and an item the model overrates is soon asked about and put right."""
+    n_items = member_returns.shape[1]
+    k = max(int(share * n_items), 2 * n_pairs)
+    rows = np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+    return rows[random_pairs(len(rows), n_pairs, rng)]
+
+
+STRATEGIES = ("random", "disagreement", "entropy", "recent", "top")
 
 
 def select_pairs(
@@ -97,8 +109,10 @@ def select_pairs(
     rng: np.random.Generator,
     candidate_factor: int = 10,
     recent: np.ndarray | None = None,
+    top_share: float = 0.1,
 ) -> np.ndarray:
-    """Pairs of item rows to query, by the named strategy. `recent` (bool per item) is what 'recent' draws from."""
+    """Pairs of item rows to query, by the named strategy. `recent` (bool per item) is what 'recent' draws from;
+    'top' pairs the best-rated `top_share` of the items."""
     if strategy == "random":
         return random_pairs(member_returns.shape[1], n_pairs, rng)
     if strategy == "disagreement":
@@ -109,4 +123,6 @@ def select_pairs(
         if recent is None:
             raise ValueError("the 'recent' strategy needs to know which items are recent")
         return recent_pairs(recent, n_pairs, rng)
+    if strategy == "top":
+        return top_pairs(member_returns, n_pairs, rng, top_share)
     raise ValueError(f"unknown selection strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
