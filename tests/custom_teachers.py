@@ -3,6 +3,7 @@
 import numpy as np
 
 from prefrl.core.comparisons import Choice
+from prefrl.core.selection import disagreement_pairs
 
 
 class PrefersStill:
@@ -64,3 +65,11 @@ def best_tenth_pairs(clips, member_returns, n, rng):
     a = rng.integers(0, len(rows), size=n)
     b = (a + rng.integers(1, len(rows), size=n)) % len(rows)
     return rows[np.stack([a, b], axis=1)]
+
+
+def upper_half_disagreement_pairs(clips, member_returns, n, rng):
+    """Disagreement among the better-rated half of the clips, written out as a user would (the built-in
+    'upper-disagreement')."""
+    k = max(len(clips) // 2, 2 * n)
+    rows = np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+    return rows[disagreement_pairs(member_returns[:, rows], n, rng, 10)]

@@ -39,6 +39,16 @@ def test_the_built_in_top_strategy_asks_what_the_same_strategy_written_by_hand_a
     assert asked("top", tmp_path / "top") == by_hand and len(by_hand) == 20
 
 
+def test_the_built_in_upper_disagreement_asks_what_the_same_strategy_written_by_hand_asks(tmp_path):
+    def asked(selection, run):
+        prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", selection=selection, **TINY), run)
+        return sqlite3.connect(run / rf.STORE).execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
+
+    by_hand = asked(custom_teachers.upper_half_disagreement_pairs, tmp_path / "by-hand")
+    assert asked("upper-disagreement", tmp_path / "upper") == by_hand and len(by_hand) == 20
+    assert asked("disagreement", tmp_path / "whole-pool") != by_hand
+
+
 def test_a_strategy_named_on_the_command_line_must_be_named_again_to_resume(tmp_path, capsys):
     run = tmp_path / "run"
     spec = "tests.custom_teachers:most_active_pairs"

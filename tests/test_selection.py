@@ -97,6 +97,25 @@ def test_top_pairs_widen_to_twice_the_pairs_asked():
     assert len(np.unique(pairs)) > 10
 
 
+def test_upper_disagreement_asks_the_most_disagreed_pairs_within_the_better_rated_half():
+    # 100 items; members agree on the ranking (mean rating 0..99, shuffled) but spread apart most on items 0-9 and
+    # 50-59: the half rated 50..99 is kept, and the most-disagreed pairs come from there, not from items 0-9
+    rng = np.random.default_rng(1)
+    ratings = rng.permutation(100).astype(float)
+    spread = np.where((ratings < 10) | ((ratings >= 50) & (ratings < 60)), 30.0, 0.1)
+    members = np.stack([ratings - spread, ratings, ratings + spread])
+    pairs = select_pairs("upper-disagreement", members, 5, np.random.default_rng(0))
+    assert pairs.shape == (5, 2) and (pairs[:, 0] != pairs[:, 1]).all()
+    assert (ratings[pairs] >= 50).all()
+    assert ((ratings[pairs] < 60).any(axis=1)).all()  # every pair holds an item the members disagree on
+
+
+def test_upper_disagreement_widens_to_twice_the_pairs_asked():
+    ratings = np.arange(30.0)
+    pairs = select_pairs("upper-disagreement", np.stack([ratings, ratings * 2]), 10, np.random.default_rng(0))
+    assert (ratings[pairs] >= 10).all() and (ratings[pairs] < 15).any()  # 20 items for 10 pairs, not the top 15
+
+
 def test_trainer_marks_the_last_episodes_segments_as_recent(tmp_path):
     from prefrl.control.config import TrainConfig
     from prefrl.control.segments import Segment

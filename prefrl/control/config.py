@@ -73,11 +73,12 @@ class TrainConfig:
     selection: str = "disagreement"
     """How queries are chosen: disagreement (highest variance of P(a>b) across the ensemble among candidate pairs),
     entropy (highest mean member entropy), recent (random pairs from the last episodes), top (random pairs among the
-    clips the ensemble rates best), random; or module:name, a strategy of your own: a function (clips,
-    member_returns, n, rng) -> n pairs of clip indices, given the recent clips (with .obs, .actions, .true_rewards)
-    and each ensemble member's predicted return of each clip (M x N)."""
+    clips the ensemble rates best), upper-disagreement (disagreement among the better-rated half), random; or
+    module:name, a strategy of your own: a function (clips, member_returns, n, rng) -> n pairs of clip indices,
+    given the recent clips (with .obs, .actions, .true_rewards) and each ensemble member's predicted return of each
+    clip (M x N)."""
     candidate_factor: int = 10
-    """Disagreement and entropy draw this many times more candidate pairs than they ask."""
+    """Disagreement, entropy and upper-disagreement draw this many times more candidate pairs than they ask."""
     recent_episodes: int = 10
     """The recent strategy pairs clips of the policy's last this-many episodes."""
     top_share: float = 0.1

@@ -229,8 +229,10 @@ class PreferenceLoop:
 
             factor = self.config.candidate_factor
             return most_uncertain_pairs(UNCERTAINTY[strategy], returns_of, len(candidates), n, self.rng, factor)
-        if strategy == "top":
-            return select_pairs(strategy, self.clip_returns(candidates), n, self.rng, top_share=self.config.top_share)
+        if strategy in ("top", "upper-disagreement"):  # both rank every clip
+            returns = self.clip_returns(candidates)
+            factor, share = self.config.candidate_factor, self.config.top_share
+            return select_pairs(strategy, returns, n, self.rng, candidate_factor=factor, top_share=share)
         recent = self.recent_mask(candidates, n)
         return select_pairs(strategy, np.zeros((1, len(candidates))), n, self.rng, recent=recent)
 

@@ -99,7 +99,20 @@ def top_pairs(member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator
     return rows[random_pairs(len(rows), n_pairs, rng)]
 
 
-STRATEGIES = ("random", "disagreement", "entropy", "recent", "top")
+def upper_disagreement_pairs(
+    member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, candidate_factor: int = 10
+) -> np.ndarray:
+    """Disagreement among the better-rated half of the items (by the members' mean predicted return, at least
+    2 x n_pairs items).
+
+    The worse half is behaviour the policy has left behind or whose low return is plain; the upper half still spans
+    the bulk of what the policy does now, and its close calls are the ones that steer it."""
+    k = max(member_returns.shape[1] // 2, 2 * n_pairs)
+    rows = np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+    return rows[disagreement_pairs(member_returns[:, rows], n_pairs, rng, candidate_factor)]
+
+
+STRATEGIES = ("random", "disagreement", "entropy", "recent", "top", "upper-disagreement")
 
 
 def select_pairs(
@@ -112,7 +125,8 @@ def select_pairs(
     top_share: float = 0.1,
 ) -> np.ndarray:
     """Pairs of item rows to query, by the named strategy. `recent` (bool per item) is what 'recent' draws from;
-    'top' pairs the best-rated `top_share` of the items."""
+    'top' pairs the best-rated `top_share` of the items; 'upper-disagreement' asks by disagreement within the
+    better-rated half."""
     if strategy == "random":
         return random_pairs(member_returns.shape[1], n_pairs, rng)
     if strategy == "disagreement":
@@ -125,4 +139,6 @@ def select_pairs(
         return recent_pairs(recent, n_pairs, rng)
     if strategy == "top":
         return top_pairs(member_returns, n_pairs, rng, top_share)
+    if strategy == "upper-disagreement":
+        return upper_disagreement_pairs(member_returns, n_pairs, rng, candidate_factor)
     raise ValueError(f"unknown selection strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
