@@ -48,6 +48,35 @@ def test_with_a_fresh_model_at_reset_the_reward_model_is_refitted_from_new_weigh
     assert returns(fresh)[3:] != returns(plain)[3:]
 
 
+def test_a_soft_reset_keeps_the_given_share_of_the_old_weights_and_draws_the_rest_afresh():
+    from prefrl.control.policy_reset import reset_policy
+
+    def params(model):
+        return {k: v.clone() for k, v in model.policy.state_dict().items()}
+
+    full, soft = (PPO("MlpPolicy", "Pendulum-v1", n_steps=64, seed=1) for _ in range(2))
+    old = params(soft)
+    assert all(torch.equal(old[k], v) for k, v in params(full).items())  # the same policy before the reset
+    torch.manual_seed(7)
+    reset_policy(full)
+    torch.manual_seed(7)
+    reset_policy(soft, keep=0.25)
+    fresh, mixed = params(full), params(soft)
+    for key, weight in mixed.items():
+        assert torch.allclose(weight, 0.25 * old[key] + 0.75 * fresh[key])
+    assert not torch.equal(mixed["mlp_extractor.policy_net.0.weight"], fresh["mlp_extractor.policy_net.0.weight"])
+
+
+def test_a_run_with_a_soft_reset_is_the_same_run_until_the_reset_and_another_after_it(tmp_path):
+    full, soft = tmp_path / "full", tmp_path / "soft"
+    args = [*TINY, "--timesteps", "1024", "--policy-reset", "400"]
+    assert main(["train", *args, "--out", str(full)]) == 0
+    assert main(["train", *args, "--policy-reset-keep", "0.5", "--out", str(soft)]) == 0
+    assert reset_at(soft) == reset_at(full) == 512
+    assert returns(soft)[:3] == returns(full)[:3]
+    assert not torch.equal(weights(soft), weights(full))
+
+
 def test_by_default_a_preference_run_starts_afresh_at_a_fifth_of_its_steps(tmp_path):
     folder = tmp_path / "run"
     assert main(["train", *TINY, "--timesteps", "1280", "--out", str(folder)]) == 0
@@ -87,6 +116,13 @@ def test_a_reset_outside_the_run_is_refused_in_one_line(capsys, tmp_path, flags)
     code = main(["train", *TINY, "--timesteps", "512", *flags, "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--policy-reset" in err[0] and "before --timesteps (512)" in err[0]
+
+
+@pytest.mark.parametrize("keep", ["-0.1", "1"])
+def test_a_share_kept_outside_zero_to_one_is_refused_in_one_line(capsys, tmp_path, keep):
+    code = main(["train", *TINY, "--timesteps", "512", "--policy-reset-keep", keep, "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--policy-reset-keep must be at least 0 and below 1" in err[0]
 
 
 def test_the_learning_curve_marks_where_ppo_started_afresh(tmp_path):

@@ -124,6 +124,9 @@ class TrainConfig:
     optimiser), on the reward model as it is then, and labels go on being asked of the new policy (default: a fifth
     of --timesteps, by when most early labels are in; 0: never). A policy fitted to the early, poor reward models
     can stay on what they taught it (docs/notes/per-task.md)."""
+    policy_reset_keep: float = 0.0
+    """Preference runs: the share of the old policy's weights kept at the policy reset; the rest is a fresh draw
+    (shrink and perturb). 0 starts PPO wholly afresh."""
     fresh_model_at_reset: bool = False
     """Preference runs: at the policy reset the reward model starts afresh too (new weights, fitted with the first
     fit's passes on every label so far) instead of going on from its warm-started refits. Off by default: it did not
@@ -343,6 +346,8 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             raise PrefrlError(f"--reward-input must be one of {', '.join(REWARD_INPUTS)}, not {config.reward_input!r}")
         if config.reward_level not in REWARD_LEVELS:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
+        if not 0 <= config.policy_reset_keep < 1:
+            raise PrefrlError(f"--policy-reset-keep must be at least 0 and below 1, not {config.policy_reset_keep}")
         if config.policy_reset is not None and not 0 <= config.policy_reset < config.timesteps:
             raise PrefrlError(
                 f"--policy-reset {config.policy_reset}: a reset must come before --timesteps ({config.timesteps}); "

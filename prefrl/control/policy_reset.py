@@ -22,13 +22,20 @@ def default_reset(timesteps: int) -> int:
     return int(timesteps * DEFAULT_RESET_SHARE)
 
 
-def reset_policy(model: PPO) -> None:
+def reset_policy(model: PPO, keep: float = 0.0) -> None:
     """New policy and value weights, drawn as SB3 draws them when it builds the PPO, and a new optimiser. The rollout
     state (the env's last observations, the step count, the normalisation statistics) is kept, so training goes on
-    from where the env is."""
+    from where the env is.
+
+    With `keep` > 0 the new weights are `keep` x the old plus (1 - `keep`) x the fresh draw (shrink and perturb, Ash &
+    Adams 2020): the policy keeps part of what it knew and regains the plasticity of a new one."""
     fresh = model.policy_class(  # type: ignore[call-arg]
         model.observation_space, model.action_space, model.lr_schedule, use_sde=model.use_sde, **model.policy_kwargs
     )
     policy = model.policy
-    policy.load_state_dict(fresh.state_dict())
+    weights = fresh.state_dict()
+    if keep:
+        old = policy.state_dict()
+        weights = {k: keep * old[k] + (1 - keep) * w if w.is_floating_point() else w for k, w in weights.items()}
+    policy.load_state_dict(weights)
     policy.optimizer = policy.optimizer_class(policy.parameters(), lr=model.lr_schedule(1), **policy.optimizer_kwargs)

@@ -247,7 +247,7 @@ class Trainer:
         at = self.config.policy_reset
         if not at or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
             return
-        reset_policy(model)
+        reset_policy(model, self.config.policy_reset_keep)
         if self.config.fresh_model_at_reset:
             self.loop.restart_model()
         self.policy_reset_at = int(model.num_timesteps)
