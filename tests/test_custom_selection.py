@@ -30,20 +30,18 @@ def test_a_strategy_from_python_chooses_every_pair_after_the_first_fit(tmp_path)
     assert len(later) == 15 and all(a != b for a, b in later)
 
 
-def test_the_built_in_top_strategy_asks_what_the_same_strategy_written_by_hand_asks(tmp_path):
-    def asked(selection, run):
-        prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", selection=selection, **TINY), run)
-        return sqlite3.connect(run / rf.STORE).execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
+def asked(selection, run):
+    """The pairs a tiny Pendulum run with this selection asks, in order."""
+    prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", selection=selection, **TINY), run)
+    return sqlite3.connect(run / rf.STORE).execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
 
+
+def test_the_built_in_top_strategy_asks_what_the_same_strategy_written_by_hand_asks(tmp_path):
     by_hand = asked(custom_teachers.best_tenth_pairs, tmp_path / "by-hand")
     assert asked("top", tmp_path / "top") == by_hand and len(by_hand) == 20
 
 
 def test_the_built_in_upper_disagreement_asks_what_the_same_strategy_written_by_hand_asks(tmp_path):
-    def asked(selection, run):
-        prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", selection=selection, **TINY), run)
-        return sqlite3.connect(run / rf.STORE).execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
-
     by_hand = asked(custom_teachers.upper_half_disagreement_pairs, tmp_path / "by-hand")
     assert asked("upper-disagreement", tmp_path / "upper") == by_hand and len(by_hand) == 20
     assert asked("disagreement", tmp_path / "whole-pool") != by_hand
