@@ -34,7 +34,7 @@ from prefrl.core.background_fit import BackgroundFitter
 from prefrl.core.comparisons import PreferenceDataset
 from prefrl.core.reward import RewardEnsemble
 from prefrl.core.schedule import LabelSchedule
-from prefrl.core.selection import UNCERTAINTY, most_uncertain_pairs, select_pairs
+from prefrl.core.selection import RANKED, UNCERTAINTY, most_uncertain_pairs, select_pairs
 from prefrl.core.store import LabelStore
 from prefrl.core.teachers import Teacher, as_teacher, make_teacher
 from prefrl.errors import PrefrlError
@@ -229,7 +229,7 @@ class PreferenceLoop:
 
             factor = self.config.candidate_factor
             return most_uncertain_pairs(UNCERTAINTY[strategy], returns_of, len(candidates), n, self.rng, factor)
-        if strategy in ("top", "upper-disagreement"):  # both rank every clip
+        if strategy in RANKED:  # these rank every clip
             returns = self.clip_returns(candidates)
             factor, share = self.config.candidate_factor, self.config.top_share
             return select_pairs(strategy, returns, n, self.rng, candidate_factor=factor, top_share=share)

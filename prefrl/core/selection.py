@@ -87,6 +87,11 @@ def recent_pairs(recent: np.ndarray, n_pairs: int, rng: np.random.Generator) -> 
     return rows[random_pairs(len(rows), n_pairs, rng)]
 
 
+def best_rated(member_returns: np.ndarray, k: int) -> np.ndarray:
+    """Rows of the k items with the highest mean predicted return over the members (ties keep item order)."""
+    return np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+
+
 def top_pairs(member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator, share: float = 0.1) -> np.ndarray:
     """Random pairs among the items the ensemble rates best: the top `share` of them by the members' mean predicted
     return, at least 2 x n_pairs items.
@@ -94,8 +99,7 @@ def top_pairs(member_returns: np.ndarray, n_pairs: int, rng: np.random.Generator
     Labels there resolve the behaviour the policy is climbing towards, where a small error in the reward steers it
     most, and an item the model overrates is soon asked about and put right."""
     n_items = member_returns.shape[1]
-    k = max(int(share * n_items), 2 * n_pairs)
-    rows = np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+    rows = best_rated(member_returns, max(int(share * n_items), 2 * n_pairs))
     return rows[random_pairs(len(rows), n_pairs, rng)]
 
 
@@ -107,12 +111,14 @@ def upper_disagreement_pairs(
 
     The worse half is behaviour the policy has left behind or whose low return is plain; the upper half still spans
     the bulk of what the policy does now, and its close calls are the ones that steer it."""
-    k = max(member_returns.shape[1] // 2, 2 * n_pairs)
-    rows = np.argsort(-member_returns.mean(axis=0), kind="stable")[:k]
+    rows = best_rated(member_returns, max(member_returns.shape[1] // 2, 2 * n_pairs))
     return rows[disagreement_pairs(member_returns[:, rows], n_pairs, rng, candidate_factor)]
 
 
-STRATEGIES = ("random", "disagreement", "entropy", "recent", "top", "upper-disagreement")
+RANKED = ("top", "upper-disagreement")
+"""The strategies that rank every item by its predicted return, so every item is scored."""
+
+STRATEGIES = ("random", "disagreement", "entropy", "recent", *RANKED)
 
 
 def select_pairs(
