@@ -2,6 +2,7 @@
 clips themselves and each ensemble member's predicted return of each, and picks the pairs asked about."""
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -33,7 +34,8 @@ def test_a_strategy_from_python_chooses_every_pair_after_the_first_fit(tmp_path)
 def asked(selection, run):
     """The pairs a tiny Pendulum run with this selection asks, in order."""
     prefrl.train(prefrl.TrainConfig(env="Pendulum-v1", selection=selection, **TINY), run)
-    return sqlite3.connect(run / rf.STORE).execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
+    with closing(sqlite3.connect(run / rf.STORE)) as db:
+        return db.execute("SELECT item_a, item_b FROM queries ORDER BY id").fetchall()
 
 
 def test_the_built_in_top_strategy_asks_what_the_same_strategy_written_by_hand_asks(tmp_path):
