@@ -526,7 +526,7 @@ def _bench_parser(sub: argparse._SubParsersAction) -> None:
 
 BENCH_SETTINGS = {
     "eval_episodes", "label_halving", "segment_length", "buffer_size", "policy_reset", "policy_reset_keep",
-    "fresh_model_at_reset", "ppo", "reward_model", "reward_input",
+    "policy_reset_check", "fresh_model_at_reset", "ppo", "reward_model", "reward_input",
 }  # fmt: skip
 """Settings of `prefrl train` that a sweep gives every cell (a true-reward cell ignores those it has no use for)."""
 

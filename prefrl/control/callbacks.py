@@ -100,6 +100,7 @@ class LoopCallback(BaseCallback):
     def _on_rollout_start(self) -> None:
         self.t.stopwatch.stop("update")
         self.t.reset_policy_if_due(self.model)
+        self.t.check_reset_if_due(self.model)
 
     def _on_training_end(self) -> None:
         self.t.stopwatch.stop("update")

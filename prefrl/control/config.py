@@ -127,6 +127,10 @@ class TrainConfig:
     policy_reset_keep: float = 0.0
     """Preference runs: the share of the old policy's weights kept at the policy reset; the rest is a fresh draw
     (shrink and perturb). 0 starts PPO wholly afresh."""
+    policy_reset_check: float = field(default=0.0, metadata={"metavar": "SHARE"})
+    """Preference runs: at this share of --timesteps the policy from before the policy reset (kept aside at it) and
+    the fresh one each run a few episodes, and the one the reward model of that moment rates higher trains on; 0: no
+    check. A fresh policy can fall into a trap the old one had escaped (docs/notes/per-task.md)."""
     fresh_model_at_reset: bool = False
     """Preference runs: at the policy reset the reward model starts afresh too (new weights, fitted with the first
     fit's passes on every label so far) instead of going on from its warm-started refits. Off by default: it did not
@@ -348,6 +352,14 @@ def validate(config: TrainConfig, teacher: object | None = None) -> None:
             raise PrefrlError(f"--reward-level must be one of {', '.join(REWARD_LEVELS)}, not {config.reward_level!r}")
         if not 0 <= config.policy_reset_keep < 1:
             raise PrefrlError(f"--policy-reset-keep must be at least 0 and below 1, not {config.policy_reset_keep}")
+        reset = default_reset(config.timesteps) if config.policy_reset is None else config.policy_reset
+        if not 0 <= config.policy_reset_check < 1:
+            raise PrefrlError(f"--policy-reset-check must be at least 0 and below 1, not {config.policy_reset_check}")
+        if config.policy_reset_check and not (reset > 0 and reset < config.policy_reset_check * config.timesteps):
+            raise PrefrlError(
+                f"--policy-reset-check {config.policy_reset_check}: the check must come after the policy reset "
+                f"(step {reset} of {config.timesteps}) and before the end, as a share of --timesteps; 0 turns it off"
+            )
         if config.policy_reset is not None and not 0 <= config.policy_reset < config.timesteps:
             raise PrefrlError(
                 f"--policy-reset {config.policy_reset}: a reset must come before --timesteps ({config.timesteps}); "

@@ -5,6 +5,8 @@ model has learned better: the primacy bias of deep RL (Nikishin et al., 2022). A
 policy that has not been shaped by the earlier ones. By default it comes at a fifth of the run, when the label
 schedule has asked most of the labels it asks early (prefrl/core/schedule.py), so the fresh policy learns from a
 model that knows what they say and still has most of the run to learn in.
+
+A fresh policy can fall into a trap the old one had escaped: `reset_check` can keep the old one aside and go back to it.
 """
 
 from __future__ import annotations

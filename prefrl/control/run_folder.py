@@ -25,6 +25,8 @@ CHECKPOINT = "policy.pt"
 VECNORM = "vecnormalize.npz"
 VECNORM_PKL = "vecnormalize.pkl"
 PROGRESS = "progress.json"
+BEFORE_RESET = "policy_before_reset.pt"
+RESET_CHECK = "reset_check.json"
 METRICS = "metrics.csv"
 CURVE = "learning_curve.png"
 TENSORBOARD = "tb"
@@ -168,7 +170,13 @@ def read_metrics(folder: Path) -> list[dict[str, float]]:
     return rows
 
 
-PROGRESS_FIELDS = {"timesteps": int, "labels": int, "pretrain_steps": int, "policy_reset_at": int}
+PROGRESS_FIELDS = {
+    "timesteps": int,
+    "labels": int,
+    "pretrain_steps": int,
+    "policy_reset_at": int,
+    "reset_checked_at": int,
+}
 """progress.json's counts; every other entry is a number of seconds."""
 
 

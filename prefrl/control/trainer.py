@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from prefrl.control.envs import make_env
 from prefrl.control.loop import PreferenceLoop
 from prefrl.control.policy_reset import reset_policy
 from prefrl.control.ppo_config import new_ppo
+from prefrl.control.reset_check import PolicySnapshot, check_reset
 from prefrl.control.stopwatch import Stopwatch
 from prefrl.control.wrappers import LearnedRewardBuffer, LearnedRewardVecEnv, RolloutRewardNormalize
 from prefrl.core.reward import RewardEnsemble
@@ -90,6 +91,11 @@ class Trainer:
         self.wall_offset = float(done.get("wall_time", 0.0))
         self.policy_reset_at = int(done.get("policy_reset_at", 0))
         """The step at which PPO was started afresh (--policy-reset); 0 while it has not been."""
+        self.reset_checked_at = int(done.get("reset_checked_at", 0))
+        """The step at which the reset was checked (--policy-reset-check); 0 while it has not been."""
+        self._before_reset: PolicySnapshot | None = None
+        if c.reward == "learned" and c.policy_reset_check and self.policy_reset_at and not self.reset_checked_at:
+            self._before_reset = PolicySnapshot.load(self.out / rf.BEFORE_RESET)  # a resume, between reset and check
         self.loop: PreferenceLoop | None = (
             PreferenceLoop(c, self.out, self.store, self.stopwatch, teacher) if c.reward == "learned" else None
         )
@@ -247,10 +253,37 @@ class Trainer:
         at = self.config.policy_reset
         if not at or self.loop is None or self.policy_reset_at or model.num_timesteps < at:
             return
+        if self.config.policy_reset_check:  # kept aside on disk too, so a resumed run can still go back to it
+            self._before_reset = PolicySnapshot.take(model)
+            self._before_reset.save(self.out / rf.BEFORE_RESET)
         reset_policy(model, self.config.policy_reset_keep)
         if self.config.fresh_model_at_reset:
             self.loop.restart_model()
         self.policy_reset_at = int(model.num_timesteps)
+
+    def check_reset_if_due(self, model: PPO) -> None:
+        """At the first rollout from --policy-reset-check's share of the run on, once: the fresh policy and the one
+        from before the reset run the same episodes, and the one the reward model rates higher trains on."""
+        c = self.config
+        due = c.policy_reset_check * c.timesteps
+        if not c.policy_reset_check or self.loop is None or not self.policy_reset_at or self.reset_checked_at:
+            return
+        if model.num_timesteps < due:
+            return
+        assert self._before_reset is not None, "taken at the reset, or read back on resuming after it"
+        loop = self.loop
+        result = check_reset(
+            model, self._before_reset, c.env, loop.predicted_reward, c.sees_transitions, c.seed + 30_000
+        )
+        self.reset_checked_at = result.timesteps
+        self._before_reset = None
+        rf.write_json(self.out / rf.RESET_CHECK, asdict(result))
+        if c.progress:
+            kept = "went back to the policy from before the reset" if result.went_back else "kept the fresh policy"
+            tqdm.write(
+                f"reset check at {result.timesteps}: learned return {result.fresh_return:.1f} (fresh) against "
+                f"{result.kept_return:.1f} (from before the reset); {kept}"
+            )
 
     def wall_time(self) -> float:
         """Seconds the run has trained, over all its sittings."""
@@ -273,6 +306,7 @@ class Trainer:
                 "pretrain_steps": self.loop.pretrain_steps if self.loop is not None else 0,
                 "wall_time": self.wall_time(),
                 **({"policy_reset_at": self.policy_reset_at} if self.config.policy_reset else {}),
+                **({"reset_checked_at": self.reset_checked_at} if self.config.policy_reset_check else {}),
                 **self.stopwatch.report(self.loop is not None),
             },
         )
