@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from stable_baselines3 import PPO
+    from stable_baselines3.common.policies import BasePolicy
 
 DEFAULT_RESET_SHARE = 1 / 5
 
@@ -24,6 +25,13 @@ def default_reset(timesteps: int) -> int:
     return int(timesteps * DEFAULT_RESET_SHARE)
 
 
+def new_policy_net(model: PPO) -> BasePolicy:
+    """A policy (and value) network built as SB3 builds `model`'s, with freshly drawn weights."""
+    return model.policy_class(  # type: ignore[call-arg]
+        model.observation_space, model.action_space, model.lr_schedule, use_sde=model.use_sde, **model.policy_kwargs
+    )
+
+
 def reset_policy(model: PPO, keep: float = 0.0) -> None:
     """New policy and value weights, drawn as SB3 draws them when it builds the PPO, and a new optimiser. The rollout
     state (the env's last observations, the step count, the normalisation statistics) is kept, so training goes on
@@ -31,9 +39,7 @@ def reset_policy(model: PPO, keep: float = 0.0) -> None:
 
     With `keep` > 0 the new weights are `keep` x the old plus (1 - `keep`) x the fresh draw (shrink and perturb, Ash &
     Adams 2020): the policy keeps part of what it knew and regains the plasticity of a new one."""
-    fresh = model.policy_class(  # type: ignore[call-arg]
-        model.observation_space, model.action_space, model.lr_schedule, use_sde=model.use_sde, **model.policy_kwargs
-    )
+    fresh = new_policy_net(model)
     policy = model.policy
     weights = fresh.state_dict()
     if keep:

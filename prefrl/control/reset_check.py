@@ -16,6 +16,7 @@ import torch
 from stable_baselines3.common.vec_env import VecNormalize
 
 from prefrl.control.envs import make_env
+from prefrl.control.policy_reset import new_policy_net
 from prefrl.control.segments import step_features
 from prefrl.core.records import write_atomic
 from prefrl.errors import PrefrlError
@@ -59,9 +60,7 @@ class PolicySnapshot:
     def policy(self, model: PPO) -> BasePolicy:
         """A policy network built as `model`'s, holding these weights (torch's RNG is left as it was)."""
         rng = torch.get_rng_state()
-        net = model.policy_class(  # type: ignore[call-arg]
-            model.observation_space, model.action_space, model.lr_schedule, use_sde=model.use_sde, **model.policy_kwargs
-        )
+        net = new_policy_net(model)
         torch.set_rng_state(rng)
         net.load_state_dict(self.weights)
         return net.to(model.device)

@@ -265,15 +265,13 @@ class Trainer:
         """At the first rollout from --policy-reset-check's share of the run on, once: the fresh policy and the one
         from before the reset run the same episodes, and the one the reward model rates higher trains on."""
         c = self.config
-        due = c.policy_reset_check * c.timesteps
         if not c.policy_reset_check or self.loop is None or not self.policy_reset_at or self.reset_checked_at:
             return
-        if model.num_timesteps < due:
+        if model.num_timesteps < c.policy_reset_check * c.timesteps:
             return
         assert self._before_reset is not None, "taken at the reset, or read back on resuming after it"
-        loop = self.loop
         result = check_reset(
-            model, self._before_reset, c.env, loop.predicted_reward, c.sees_transitions, c.seed + 30_000
+            model, self._before_reset, c.env, self.loop.predicted_reward, c.sees_transitions, c.seed + 30_000
         )
         self.reset_checked_at = result.timesteps
         self._before_reset = None
